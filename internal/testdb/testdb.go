@@ -1,0 +1,180 @@
+// Package testdb gives each test its own PostgreSQL schema on the server
+// named by TEST_DATABASE_URL, so tests run in parallel on one database
+// without seeing each other's rows.
+package testdb
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/attesto/gormstore/internal/fixtures"
+	"github.com/attesto/gormstore/models"
+)
+
+// DefaultURL is the server the tests use when TEST_DATABASE_URL is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// URL returns TEST_DATABASE_URL, or DefaultURL.
+func URL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
+var (
+	adminOnce sync.Once
+	admin     *sql.DB
+	adminErr  error
+)
+
+// adminDB is one small pool, shared by the whole test binary, that creates
+// and drops the schemas.
+func adminDB(t testing.TB) *sql.DB {
+	adminOnce.Do(func() {
+		var db *gorm.DB
+		db, adminErr = open(URL(), 2)
+		if adminErr == nil {
+			admin, adminErr = db.DB()
+		}
+	})
+	if adminErr != nil {
+		t.Fatalf("testdb: connect to %s: %v (the README's test command starts a server)", URL(), adminErr)
+	}
+	return admin
+}
+
+// Close closes the shared admin pool; TestMain calls it after the tests,
+// before goleak looks for stray goroutines.
+func Close() {
+	if admin != nil {
+		admin.Close()
+	}
+}
+
+// Schema creates an empty schema for t, dropped when t ends, and returns
+// its name.
+func Schema(t testing.TB) string {
+	t.Helper()
+	name := schemaName(t.Name())
+	if _, err := adminDB(t).Exec(`CREATE SCHEMA ` + name); err != nil {
+		t.Fatalf("testdb: create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := adminDB(t).Exec(`DROP SCHEMA ` + name + ` CASCADE`); err != nil {
+			t.Errorf("testdb: drop schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+var unsafeChars = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// schemaName makes a unique, safe identifier from a test name (test names
+// are ours, but the result is still restricted to [a-z0-9_]).
+func schemaName(test string) string {
+	base := unsafeChars.ReplaceAllString(strings.ToLower(test), "_")
+	if len(base) > 40 {
+		base = base[len(base)-40:]
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return "t_" + strings.Trim(base, "_") + "_" + hex.EncodeToString(b[:])
+}
+
+// Open returns a pool of at most maxConns connections whose search_path is
+// schema, closed when t ends. Two pools on one schema stand for two nodes.
+func Open(t testing.TB, schema string, maxConns int) *gorm.DB {
+	t.Helper()
+	u, err := url.Parse(URL())
+	if err != nil {
+		t.Fatalf("testdb: TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := open(u.String(), maxConns)
+	if err != nil {
+		t.Fatalf("testdb: open: %v", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatalf("testdb: %v", err)
+	}
+	t.Cleanup(func() { sqlDB.Close() })
+	return db
+}
+
+func open(dsn string, maxConns int) (*gorm.DB, error) {
+	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	if err := sqlDB.Ping(); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// New returns a pool on a fresh schema holding the stores' tables, created
+// from the models.
+func New(t testing.TB) *gorm.DB {
+	t.Helper()
+	db := Open(t, Schema(t), 8)
+	if err := db.Migrator().CreateTable(models.All()...); err != nil {
+		t.Fatalf("testdb: create tables: %v", err)
+	}
+	return db
+}
+
+// NewLegacy returns a pool on a fresh schema holding the tables as
+// attesto_phoenix's Ecto migration creates them (varchar(255) keys,
+// timestamp(0) without time zone).
+func NewLegacy(t testing.TB) *gorm.DB {
+	t.Helper()
+	db := Open(t, Schema(t), 8)
+	if err := db.Exec(string(fixtures.Read(t, "attesto_phoenix_schema.sql"))).Error; err != nil {
+		t.Fatalf("testdb: create attesto_phoenix tables: %v", err)
+	}
+	return db
+}
+
+// Count returns the number of rows in table, which must be a constant
+// table name of the test's own.
+func Count(t testing.TB, db *gorm.DB, table string) int64 {
+	t.Helper()
+	var n int64
+	if err := db.Table(table).Count(&n).Error; err != nil {
+		t.Fatalf("testdb: count %s: %v", table, err)
+	}
+	return n
+}
+
+// MustExec runs a statement of the test's own and fails t on error.
+func MustExec(t testing.TB, db *gorm.DB, sql string, args ...any) {
+	t.Helper()
+	if err := db.Exec(sql, args...).Error; err != nil {
+		t.Fatalf("testdb: %s: %v", sql, fmt.Sprint(err))
+	}
+}

@@ -1,0 +1,67 @@
+package repo_test
+
+import (
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/attesto/gormstore/internal/testdb"
+	"github.com/attesto/gormstore/repo"
+	"github.com/attesto/gormstore/repo/repotest"
+)
+
+// tables are the schemas the GORM stores must work on: the one AutoMigrate
+// creates and attesto_phoenix's own.
+var tables = []struct {
+	name string
+	open func(testing.TB) *gorm.DB
+	opts *repotest.Options
+}{
+	{"Gorm", testdb.New, nil},
+	{"GormOnAttestoPhoenixTables", testdb.NewLegacy, &repotest.Options{MaxKeyBytes: 255}},
+}
+
+func TestClientIDMetadataCacheConformance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range tables {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			repotest.RunClientIDMetadataCache(t, func(t *testing.T, now func() time.Time) repo.ClientIDMetadataCache {
+				c, err := repo.NewGormClientIDMetadataCache(tc.open(t), &repo.Config{Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			}, tc.opts)
+		})
+	}
+	t.Run("Memory", func(t *testing.T) {
+		t.Parallel()
+		repotest.RunClientIDMetadataCache(t, func(t *testing.T, now func() time.Time) repo.ClientIDMetadataCache {
+			return repo.NewMemoryClientIDMetadataCache(&repo.Config{Now: now})
+		}, nil)
+	})
+}
+
+func TestPARStoreConformance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range tables {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			repotest.RunPARStore(t, func(t *testing.T, now func() time.Time) repo.PARStore {
+				s, err := repo.NewGormPARStore(tc.open(t), &repo.Config{Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}, tc.opts)
+		})
+	}
+	t.Run("Memory", func(t *testing.T) {
+		t.Parallel()
+		repotest.RunPARStore(t, func(t *testing.T, now func() time.Time) repo.PARStore {
+			return repo.NewMemoryPARStore(&repo.Config{Now: now})
+		}, nil)
+	})
+}

@@ -1,0 +1,28 @@
+package repo
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+
+	"github.com/attesto/gormstore/changesets"
+)
+
+// dbError wraps a database error with the operation's name, translating
+// what the caller can act on: a duplicate key into ErrDuplicate, and a key
+// too long for attesto_phoenix's varchar(255) column into a changeset
+// error on keyField.
+func dbError(op, keyField string, err error) error {
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505",
+		// A *gorm.DB opened with TranslateError replaces the driver's error.
+		errors.Is(err, gorm.ErrDuplicatedKey):
+		err = changesets.NewError(keyField, "has already been taken", ErrDuplicate)
+	case errors.As(err, &pgErr) && pgErr.Code == "22001":
+		err = changesets.NewError(keyField, "is too long for the table's column", err)
+	}
+	return fmt.Errorf("gormstore: %s: %w", op, err)
+}

@@ -1,0 +1,14 @@
+package repo
+
+import "errors"
+
+var (
+	// ErrNoDB is returned by the constructors given a nil *gorm.DB and by
+	// every method of a zero-value GORM store: a store that cannot share
+	// state across nodes refuses to work rather than silently no-op.
+	ErrNoDB = errors.New("gormstore: no database")
+	// ErrDuplicate is returned by PARStore.Put when the request_uri is
+	// already stored. The error is also a *changesets.Error on request_uri
+	// ("has already been taken"), and the stored row is left intact.
+	ErrDuplicate = errors.New("gormstore: duplicate key")
+)

@@ -1,0 +1,89 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/attesto/gormstore/changesets"
+)
+
+// MemoryPARStore is a PARStore in this process's memory, for tests and
+// single-node development: a request_uri pushed to it resolves on this
+// node only. It validates and encodes exactly as the GORM store does. The
+// zero value is ready to use, with the default Config.
+type MemoryPARStore struct {
+	mu      sync.Mutex
+	entries map[string]memoryEntry
+	cfg     *settings
+}
+
+// NewMemoryPARStore returns an empty in-memory store.
+func NewMemoryPARStore(cfg *Config) *MemoryPARStore {
+	s := cfg.settings()
+	return &MemoryPARStore{cfg: &s}
+}
+
+func (p *MemoryPARStore) settings() settings {
+	if p.cfg == nil {
+		return (*Config)(nil).settings()
+	}
+	return *p.cfg
+}
+
+// Put implements PARStore.
+func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[string]any, ttl time.Duration) error {
+	s := p.settings()
+	now := s.now()
+	row, err := changesets.PushedAuthorizationRequest{
+		RequestURI: requestURI, Params: params, ExpiresAt: now.Add(ttl), InsertedAt: now,
+	}.Cast(s.limits)
+	if err != nil {
+		return fmt.Errorf("gormstore: par put: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.entries == nil {
+		p.entries = make(map[string]memoryEntry)
+	}
+	// Like the table's primary key, an expired but unswept entry still
+	// holds its request_uri.
+	if _, taken := p.entries[requestURI]; taken {
+		return fmt.Errorf("gormstore: par put: %w",
+			changesets.NewError("request_uri", "has already been taken", ErrDuplicate))
+	}
+	p.entries[requestURI] = memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt}
+	return nil
+}
+
+// Fetch implements PARStore.
+func (p *MemoryPARStore) Fetch(_ context.Context, requestURI string) (map[string]any, bool, error) {
+	now := p.settings().now()
+	p.mu.Lock()
+	e, ok := p.entries[requestURI]
+	p.mu.Unlock()
+	return e.read("par fetch", ok, now)
+}
+
+// Take implements PARStore.
+func (p *MemoryPARStore) Take(_ context.Context, requestURI string) (map[string]any, bool, error) {
+	now := p.settings().now()
+	p.mu.Lock()
+	e, ok := p.entries[requestURI]
+	live := ok && e.expiresAt.After(now)
+	if live {
+		delete(p.entries, requestURI)
+	}
+	p.mu.Unlock()
+	return e.read("par take", live, now)
+}
+
+// DeleteExpired removes the entries that expired before now, the in-memory
+// counterpart of the sweeper, and returns how many it removed.
+func (p *MemoryPARStore) DeleteExpired(context.Context) (int64, error) {
+	now := p.settings().now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return deleteExpired(p.entries, now), nil
+}

@@ -1,0 +1,218 @@
+package repotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/attesto/gormstore/changesets"
+	"github.com/attesto/gormstore/repo"
+)
+
+// PARFactory returns a new, empty store that reads the time from now.
+type PARFactory func(t *testing.T, now func() time.Time) repo.PARStore
+
+const requestURI = "urn:ietf:params:oauth:request_uri:bwc4JK-ESC0w8acc191e-Y1LTC2"
+
+func pushed() map[string]any {
+	return map[string]any{
+		"response_type":         "code",
+		"client_id":             "https://app.example.com/oauth/client-metadata.json",
+		"redirect_uri":          "https://app.example.com/callback",
+		"scope":                 "openid profile",
+		"state":                 "af0ifjsldkj",
+		"code_challenge":        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		"code_challenge_method": "S256",
+		"max_age":               900,
+		"claims":                map[string]any{"id_token": map[string]any{"acr": map[string]any{"essential": true}}},
+	}
+}
+
+// RunPARStore runs the conformance suite against the stores newStore
+// returns, one new store per subtest. opts may be nil.
+func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
+	maxKey := opts.maxKeyBytes()
+	setup := func(t *testing.T) (repo.PARStore, *Clock) {
+		t.Parallel()
+		clock := NewClock(Epoch)
+		return newStore(t, clock.Now), clock
+	}
+	ctx := context.Background()
+
+	t.Run("FetchAndTakeMissAnAbsentURI", func(t *testing.T) {
+		s, _ := setup(t)
+		mustMiss(t, "Fetch", s.Fetch, requestURI)
+		mustMiss(t, "Take", s.Take, requestURI)
+	})
+
+	t.Run("FetchDoesNotConsume", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
+		for range 3 {
+			mustHit(t, "Fetch", s.Fetch, requestURI, pushed())
+		}
+		mustHit(t, "Take after Fetch", s.Take, requestURI, pushed())
+	})
+
+	t.Run("TakeIsSingleUse", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
+		mustHit(t, "Take", s.Take, requestURI, pushed())
+		mustMiss(t, "second Take", s.Take, requestURI)
+		mustMiss(t, "Fetch after Take", s.Fetch, requestURI)
+	})
+
+	t.Run("ServesOnlyForTTL", func(t *testing.T) {
+		s, clock := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), 60*time.Second))
+		clock.Advance(59 * time.Second)
+		mustHit(t, "Fetch one second before expiry", s.Fetch, requestURI, pushed())
+		clock.Advance(time.Second)
+		mustMiss(t, "Fetch at expires_at", s.Fetch, requestURI)
+		mustMiss(t, "Take at expires_at", s.Take, requestURI)
+		clock.Advance(-time.Second)
+		mustHit(t, "Take one second before expiry (the expired Take consumed nothing)", s.Take, requestURI, pushed())
+	})
+
+	t.Run("RoundTripsEveryDocument", func(t *testing.T) {
+		s, _ := setup(t)
+		docs := Documents()
+		for _, name := range sortedKeys(docs) {
+			mustOK(t, "Put "+name, s.Put(ctx, requestURI+name, docs[name], time.Minute))
+		}
+		for _, name := range sortedKeys(docs) {
+			mustHit(t, "Fetch", s.Fetch, requestURI+name, docs[name])
+			mustHit(t, "Take", s.Take, requestURI+name, docs[name])
+		}
+	})
+
+	t.Run("DuplicateRequestURIIsAnErrorAndKeepsTheOriginal", func(t *testing.T) {
+		s, clock := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
+		err := s.Put(ctx, requestURI, map[string]any{"other": "request"}, time.Hour)
+		if !errors.Is(err, repo.ErrDuplicate) {
+			t.Fatalf("duplicate Put: error %v does not match repo.ErrDuplicate", err)
+		}
+		mustInvalid(t, "duplicate Put", err, "request_uri")
+		var cerr *changesets.Error
+		errors.As(err, &cerr)
+		if !slices.Contains(cerr.On("request_uri"), "has already been taken") {
+			t.Fatalf("duplicate Put: error %q, want request_uri: has already been taken", err)
+		}
+		mustHit(t, "Fetch of the original", s.Fetch, requestURI, pushed())
+		clock.Advance(time.Minute)
+		mustMiss(t, "Fetch at the original's expiry", s.Fetch, requestURI)
+	})
+
+	t.Run("DropsClientAuthenticationSecrets", func(t *testing.T) {
+		s, _ := setup(t)
+		in := pushed()
+		in["client_secret"] = "s3cr3t"
+		in["client_assertion"] = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJjIn0.c2ln"
+		in["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+		mustOK(t, "Put", s.Put(ctx, requestURI, in, time.Minute))
+		mustHit(t, "Fetch", s.Fetch, requestURI, pushed())
+		if _, ok := in["client_secret"]; !ok {
+			t.Fatal("Put removed client_secret from the caller's map")
+		}
+	})
+
+	t.Run("RejectsBadInputAndWritesNothing", func(t *testing.T) {
+		s, _ := setup(t)
+		for _, bk := range badKeys("urn:ietf:params:oauth:request_uri:") {
+			mustInvalid(t, "Put with a key "+bk.name, s.Put(ctx, bk.key, pushed(), time.Minute), "request_uri")
+		}
+		for i, bd := range badDocs() {
+			uri := fmt.Sprintf("%s-bad-%d", requestURI, i)
+			mustInvalid(t, "Put with params "+bd.name, s.Put(ctx, uri, bd.doc, time.Minute), "params")
+			mustMiss(t, "Fetch after a rejected Put ("+bd.name+")", s.Fetch, uri)
+		}
+		for _, ttl := range []time.Duration{0, -time.Nanosecond, -time.Hour} {
+			uri := fmt.Sprintf("%s-ttl%d", requestURI, ttl)
+			mustInvalid(t, fmt.Sprintf("Put with ttl %v", ttl), s.Put(ctx, uri, pushed(), ttl), "expires_at")
+			mustMiss(t, "Fetch after a rejected Put", s.Fetch, uri)
+		}
+		// The rejected requests took no request_uri.
+		for i := range badDocs() {
+			mustOK(t, "Put of a request_uri a rejected Put named", s.Put(ctx, fmt.Sprintf("%s-bad-%d", requestURI, i), pushed(), time.Minute))
+		}
+	})
+
+	t.Run("AcceptsTheLongestKey", func(t *testing.T) {
+		s, _ := setup(t)
+		key := longKey("urn:ietf:params:oauth:request_uri:", maxKey)
+		mustOK(t, "Put of the longest request_uri", s.Put(ctx, key, pushed(), time.Minute))
+		mustHit(t, "Take of the longest request_uri", s.Take, key, pushed())
+		mustInvalid(t, "Put of a request_uri one byte longer", s.Put(ctx, key+"k", pushed(), time.Minute), "request_uri")
+		mustMiss(t, "Fetch of the rejected request_uri", s.Fetch, key+"k")
+	})
+
+	t.Run("MalformedKeyLookupIsAMiss", func(t *testing.T) {
+		s, _ := setup(t)
+		for _, bk := range badKeys("urn:ietf:params:oauth:request_uri:") {
+			mustMiss(t, "Fetch ("+bk.name+")", s.Fetch, bk.key)
+			mustMiss(t, "Take ("+bk.name+")", s.Take, bk.key)
+		}
+	})
+
+	t.Run("KeysMatchLiterally", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put", s.Put(ctx, "urn:x:%", map[string]any{"k": "%"}, time.Minute))
+		mustMiss(t, "Fetch of a wildcard", s.Fetch, "urn:x:_")
+		mustMiss(t, "Take of a wildcard", s.Take, "urn:x:%%")
+		mustHit(t, "Take", s.Take, "urn:x:%", map[string]any{"k": "%"})
+	})
+
+	t.Run("ParamsAreCopies", func(t *testing.T) {
+		s, _ := setup(t)
+		in := map[string]any{"scope": "openid"}
+		mustOK(t, "Put", s.Put(ctx, requestURI, in, time.Minute))
+		in["scope"] = "admin"
+		got := mustHit(t, "Fetch", s.Fetch, requestURI, map[string]any{"scope": "openid"})
+		got["scope"] = "admin"
+		mustHit(t, "Take", s.Take, requestURI, map[string]any{"scope": "openid"})
+	})
+
+	t.Run("ConcurrentTakesHaveExactlyOneWinner", func(t *testing.T) {
+		s, _ := setup(t)
+		const uris, takers = 20, 16
+		for i := range uris {
+			mustOK(t, "Put", s.Put(ctx, fmt.Sprintf("%s-%d", requestURI, i), map[string]any{"i": i}, time.Minute))
+		}
+		var wins [uris]atomic.Int32
+		var wg sync.WaitGroup
+		errs := make(chan error, uris*takers)
+		for i := range uris {
+			for range takers {
+				wg.Go(func() {
+					got, found, err := s.Take(ctx, fmt.Sprintf("%s-%d", requestURI, i))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if found {
+						wins[i].Add(1)
+						if !JSONEqual(got, map[string]any{"i": i}) {
+							errs <- fmt.Errorf("Take %d returned %s", i, show(got))
+						}
+					}
+				})
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for i := range uris {
+			if n := wins[i].Load(); n != 1 {
+				t.Errorf("request_uri %d was taken %d times, want exactly once", i, n)
+			}
+		}
+	})
+}

@@ -1,0 +1,45 @@
+package repo
+
+import (
+	"context"
+	"time"
+)
+
+// ClientIDMetadataCache caches validated Client ID Metadata Documents by
+// their client_id URL.
+type ClientIDMetadataCache interface {
+	// Get returns the live document cached for url. An absent or expired
+	// entry is a miss (found false, err nil); a failed lookup is an error.
+	// Numbers come back as json.Number, exactly as stored.
+	Get(ctx context.Context, url string) (metadata map[string]any, found bool, err error)
+	// Put caches metadata for url until expiresAt, replacing any entry for
+	// url, live or expired: the freshest fetch wins.
+	Put(ctx context.Context, url string, metadata map[string]any, expiresAt time.Time) error
+	// Delete evicts url's entry. Deleting an absent entry is not an error.
+	Delete(ctx context.Context, url string) error
+	// DeleteAll evicts every entry.
+	DeleteAll(ctx context.Context) error
+}
+
+// PARStore keeps pushed authorization requests (RFC 9126) behind their
+// request_uri.
+type PARStore interface {
+	// Put stores params under requestURI for ttl. A requestURI already
+	// stored is an ErrDuplicate error and leaves the stored row intact.
+	Put(ctx context.Context, requestURI string, params map[string]any, ttl time.Duration) error
+	// Fetch returns the live params without consuming them, so the
+	// authorization endpoint can resolve the request again after a login or
+	// consent detour.
+	Fetch(ctx context.Context, requestURI string) (params map[string]any, found bool, err error)
+	// Take returns the live params and deletes them in one step: of any
+	// number of concurrent callers exactly one gets them.
+	Take(ctx context.Context, requestURI string) (params map[string]any, found bool, err error)
+}
+
+// Compile-time checks that every implementation has its interface.
+var (
+	_ ClientIDMetadataCache = (*GormClientIDMetadataCache)(nil)
+	_ ClientIDMetadataCache = (*MemoryClientIDMetadataCache)(nil)
+	_ PARStore              = (*GormPARStore)(nil)
+	_ PARStore              = (*MemoryPARStore)(nil)
+)
