@@ -100,13 +100,25 @@ func schemaName(test string) string {
 // schema, closed when t ends. Two pools on one schema stand for two nodes.
 func Open(t testing.TB, schema string, maxConns int) *gorm.DB {
 	t.Helper()
+	return OpenParams(t, schema, maxConns, nil)
+}
+
+// OpenParams is Open with extra run-time parameters for the connections,
+// such as TimeZone.
+func OpenParams(t testing.TB, schema string, maxConns int, params url.Values) *gorm.DB {
+	t.Helper()
 	u, err := url.Parse(URL())
 	if err != nil {
 		t.Fatalf("testdb: TEST_DATABASE_URL: %v", err)
 	}
 	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
+	}
 	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	// GORM's driver reads TimeZone from the raw DSN without unescaping it,
+	// and '/' needs no escape in a query.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "%2F", "/")
 	db, err := open(u.String(), maxConns)
 	if err != nil {
 		t.Fatalf("testdb: open: %v", err)
@@ -142,10 +154,16 @@ func open(dsn string, maxConns int) (*gorm.DB, error) {
 func New(t testing.TB) *gorm.DB {
 	t.Helper()
 	db := Open(t, Schema(t), 8)
+	CreateTables(t, db)
+	return db
+}
+
+// CreateTables creates the stores' tables from the models in db's schema.
+func CreateTables(t testing.TB, db *gorm.DB) {
+	t.Helper()
 	if err := db.Migrator().CreateTable(models.All()...); err != nil {
 		t.Fatalf("testdb: create tables: %v", err)
 	}
-	return db
 }
 
 // NewLegacy returns a pool on a fresh schema holding the tables as
