@@ -65,3 +65,25 @@ func TestPARStoreConformance(t *testing.T) {
 		}, nil)
 	})
 }
+
+func TestClientBoundPARStoreConformance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range tables {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			repotest.RunClientBoundPARStore(t, func(t *testing.T, now func() time.Time) repo.ClientBoundPARStore {
+				s, err := repo.NewGormPARStore(tc.open(t), &repo.Config{Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
+	}
+	t.Run("Memory", func(t *testing.T) {
+		t.Parallel()
+		repotest.RunClientBoundPARStore(t, func(t *testing.T, now func() time.Time) repo.ClientBoundPARStore {
+			return repo.NewMemoryPARStore(&repo.Config{Now: now})
+		})
+	})
+}

@@ -62,7 +62,7 @@ func TestZeroValueStoresFailClosed(t *testing.T) {
 		c repo.ClientIDMetadataCache
 		p repo.PARStore
 	}{
-		"zero values": {&repo.GormClientIDMetadataCache{}, &repo.GormPARStore{}},
+		"zero values":  {&repo.GormClientIDMetadataCache{}, &repo.GormPARStore{}},
 		"nil pointers": {(*repo.GormClientIDMetadataCache)(nil), (*repo.GormPARStore)(nil)},
 	} {
 		for op, call := range storeCalls(stores.c, stores.p) {

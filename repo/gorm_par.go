@@ -63,32 +63,61 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 
 // Fetch implements PARStore.
 func (p *GormPARStore) Fetch(ctx context.Context, requestURI string) (map[string]any, bool, error) {
-	if p == nil || p.db == nil {
-		return nil, false, ErrNoDB
-	}
-	if !changesets.ValidKey(requestURI) {
-		return nil, false, nil
-	}
-	var row models.PushedAuthorizationRequest
-	res := p.db.WithContext(ctx).Select("params").
-		Where("request_uri = ? AND expires_at > ?", requestURI, p.now().UTC()).
-		Find(&row)
-	return readResult("par fetch", "request_uri", res, row.Params)
+	return p.fetch(ctx, "par fetch", requestURI, nil)
+}
+
+// FetchForClient implements ClientBoundPARStore.
+func (p *GormPARStore) FetchForClient(ctx context.Context, requestURI, clientID string) (map[string]any, bool, error) {
+	return p.fetch(ctx, "par fetch for client", requestURI, &clientID)
 }
 
 // Take implements PARStore.
 func (p *GormPARStore) Take(ctx context.Context, requestURI string) (map[string]any, bool, error) {
+	return p.take(ctx, "par take", requestURI, nil)
+}
+
+// TakeForClient implements ClientBoundPARStore.
+func (p *GormPARStore) TakeForClient(ctx context.Context, requestURI, clientID string) (map[string]any, bool, error) {
+	return p.take(ctx, "par take for client", requestURI, &clientID)
+}
+
+func (p *GormPARStore) fetch(ctx context.Context, op, requestURI string, clientID *string) (map[string]any, bool, error) {
+	q, ok, err := p.live(ctx, requestURI, clientID)
+	if !ok {
+		return nil, false, err
+	}
+	var row models.PushedAuthorizationRequest
+	res := q.Select("params").Find(&row)
+	return readResult(op, "request_uri", res, row.Params)
+}
+
+func (p *GormPARStore) take(ctx context.Context, op, requestURI string, clientID *string) (map[string]any, bool, error) {
+	q, ok, err := p.live(ctx, requestURI, clientID)
+	if !ok {
+		return nil, false, err
+	}
+	var row models.PushedAuthorizationRequest
+	res := q.Clauses(returningParams).Delete(&row)
+	return readResult(op, "request_uri", res, row.Params)
+}
+
+// live scopes a query to the live row of requestURI, and with a clientID
+// to a row pushed by that client. ok is false when no row can match: a
+// key or client_id that could never have been stored, or no database.
+func (p *GormPARStore) live(ctx context.Context, requestURI string, clientID *string) (q *gorm.DB, ok bool, err error) {
 	if p == nil || p.db == nil {
 		return nil, false, ErrNoDB
 	}
-	if !changesets.ValidKey(requestURI) {
+	if !changesets.ValidKey(requestURI) || (clientID != nil && !changesets.ValidKey(*clientID)) {
 		return nil, false, nil
 	}
-	var row models.PushedAuthorizationRequest
-	res := p.db.WithContext(ctx).Clauses(returningParams).
-		Where("request_uri = ? AND expires_at > ?", requestURI, p.now().UTC()).
-		Delete(&row)
-	return readResult("par take", "request_uri", res, row.Params)
+	q = p.db.WithContext(ctx).Where("request_uri = ? AND expires_at > ?", requestURI, p.now().UTC())
+	if clientID != nil {
+		// A JSON string comparison: a numeric client_id of 123 must not
+		// match the client "123".
+		q = q.Where("params -> 'client_id' = to_jsonb(?::text)", *clientID)
+	}
+	return q, true, nil
 }
 
 // readResult turns a one-row read into the stores' answer: a database

@@ -24,6 +24,8 @@ type MemoryClientIDMetadataCache struct {
 type memoryEntry struct {
 	doc       []byte
 	expiresAt time.Time
+	// clientID is a PAR's string client_id, nil when it has none.
+	clientID *string
 }
 
 // NewMemoryClientIDMetadataCache returns an empty in-memory cache.

@@ -53,30 +53,49 @@ func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[st
 		return fmt.Errorf("gormstore: par put: %w",
 			changesets.NewError("request_uri", "has already been taken", ErrDuplicate))
 	}
-	p.entries[requestURI] = memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt}
+	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt}
+	if id, ok := params["client_id"].(string); ok {
+		e.clientID = &id
+	}
+	p.entries[requestURI] = e
 	return nil
 }
 
 // Fetch implements PARStore.
 func (p *MemoryPARStore) Fetch(_ context.Context, requestURI string) (map[string]any, bool, error) {
-	now := p.settings().now()
-	p.mu.Lock()
-	e, ok := p.entries[requestURI]
-	p.mu.Unlock()
-	return e.read("par fetch", ok, now)
+	return p.lookup("par fetch", requestURI, nil, false)
+}
+
+// FetchForClient implements ClientBoundPARStore.
+func (p *MemoryPARStore) FetchForClient(_ context.Context, requestURI, clientID string) (map[string]any, bool, error) {
+	return p.lookup("par fetch for client", requestURI, &clientID, false)
 }
 
 // Take implements PARStore.
 func (p *MemoryPARStore) Take(_ context.Context, requestURI string) (map[string]any, bool, error) {
+	return p.lookup("par take", requestURI, nil, true)
+}
+
+// TakeForClient implements ClientBoundPARStore.
+func (p *MemoryPARStore) TakeForClient(_ context.Context, requestURI, clientID string) (map[string]any, bool, error) {
+	return p.lookup("par take for client", requestURI, &clientID, true)
+}
+
+// lookup finds the live entry of requestURI, pushed by clientID when it is
+// not nil, and removes it when take is set, all under one lock.
+func (p *MemoryPARStore) lookup(op, requestURI string, clientID *string, take bool) (map[string]any, bool, error) {
+	if clientID != nil && !changesets.ValidKey(*clientID) {
+		return nil, false, nil
+	}
 	now := p.settings().now()
 	p.mu.Lock()
 	e, ok := p.entries[requestURI]
-	live := ok && e.expiresAt.After(now)
-	if live {
+	ok = ok && e.expiresAt.After(now) && (clientID == nil || (e.clientID != nil && *e.clientID == *clientID))
+	if ok && take {
 		delete(p.entries, requestURI)
 	}
 	p.mu.Unlock()
-	return e.read("par take", live, now)
+	return e.read(op, ok, now)
 }
 
 // DeleteExpired removes the entries that expired before now, the in-memory

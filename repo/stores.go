@@ -36,10 +36,28 @@ type PARStore interface {
 	Take(ctx context.Context, requestURI string) (params map[string]any, found bool, err error)
 }
 
+// ClientBoundPARStore is a PARStore that can also resolve a request_uri
+// for the client presenting it only. RFC 9126 section 2.2: "The
+// request_uri value MUST be bound to the client that posted the
+// authorization request". The binding is the client_id in the pushed
+// params, checked in the same statement as the lookup, so another client
+// can neither read nor burn someone else's request_uri.
+type ClientBoundPARStore interface {
+	PARStore
+	// FetchForClient is Fetch that matches only a request whose params
+	// hold client_id as the string clientID.
+	FetchForClient(ctx context.Context, requestURI, clientID string) (params map[string]any, found bool, err error)
+	// TakeForClient is Take that matches, and so consumes, only a request
+	// whose params hold client_id as the string clientID.
+	TakeForClient(ctx context.Context, requestURI, clientID string) (params map[string]any, found bool, err error)
+}
+
 // Compile-time checks that every implementation has its interface.
 var (
 	_ ClientIDMetadataCache = (*GormClientIDMetadataCache)(nil)
 	_ ClientIDMetadataCache = (*MemoryClientIDMetadataCache)(nil)
 	_ PARStore              = (*GormPARStore)(nil)
 	_ PARStore              = (*MemoryPARStore)(nil)
+	_ ClientBoundPARStore   = (*GormPARStore)(nil)
+	_ ClientBoundPARStore   = (*MemoryPARStore)(nil)
 )

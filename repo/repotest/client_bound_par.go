@@ -1,0 +1,115 @@
+package repotest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/attesto/gormstore/repo"
+)
+
+// ClientBoundPARFactory returns a new, empty store that reads the time
+// from now.
+type ClientBoundPARFactory func(t *testing.T, now func() time.Time) repo.ClientBoundPARStore
+
+// RunClientBoundPARStore runs the conformance suite of the client-bound
+// lookups (RFC 9126 section 2.2) against the stores newStore returns.
+func RunClientBoundPARStore(t *testing.T, newStore ClientBoundPARFactory) {
+	setup := func(t *testing.T) (repo.ClientBoundPARStore, *Clock) {
+		t.Parallel()
+		clock := NewClock(Epoch)
+		return newStore(t, clock.Now), clock
+	}
+	ctx := context.Background()
+	owner := pushed()["client_id"].(string)
+	const intruder = "https://evil.example/client.json"
+	forClient := func(s repo.ClientBoundPARStore, take bool, clientID string) lookup {
+		if take {
+			return func(ctx context.Context, uri string) (map[string]any, bool, error) {
+				return s.TakeForClient(ctx, uri, clientID)
+			}
+		}
+		return func(ctx context.Context, uri string) (map[string]any, bool, error) {
+			return s.FetchForClient(ctx, uri, clientID)
+		}
+	}
+
+	t.Run("TheOwnerResolvesItsRequest", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
+		mustHit(t, "FetchForClient by the owner", forClient(s, false, owner), requestURI, pushed())
+		mustHit(t, "FetchForClient again (not consumed)", forClient(s, false, owner), requestURI, pushed())
+		mustHit(t, "TakeForClient by the owner", forClient(s, true, owner), requestURI, pushed())
+		mustMiss(t, "TakeForClient again", forClient(s, true, owner), requestURI)
+		mustMiss(t, "Fetch after the owner's take", s.Fetch, requestURI)
+	})
+
+	t.Run("AnotherClientCanNeitherReadNorBurnIt", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
+		for _, other := range []string{intruder, owner + " ", owner[:len(owner)-1], "HTTPS://app.example.com/oauth/client-metadata.json", "%", ""} {
+			mustMiss(t, fmt.Sprintf("FetchForClient by %q", other), forClient(s, false, other), requestURI)
+			mustMiss(t, fmt.Sprintf("TakeForClient by %q", other), forClient(s, true, other), requestURI)
+		}
+		mustHit(t, "TakeForClient by the owner after the others' attempts", forClient(s, true, owner), requestURI, pushed())
+	})
+
+	t.Run("OnlyAStringClientIDBinds", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put without client_id", s.Put(ctx, requestURI+"-none", map[string]any{"scope": "openid"}, time.Minute))
+		mustOK(t, "Put with a numeric client_id", s.Put(ctx, requestURI+"-num", map[string]any{"client_id": 123}, time.Minute))
+		mustOK(t, "Put with a list client_id", s.Put(ctx, requestURI+"-list", map[string]any{"client_id": []any{"123"}}, time.Minute))
+		for _, uri := range []string{requestURI + "-none", requestURI + "-num", requestURI + "-list"} {
+			for _, id := range []string{"123", `["123"]`, "null"} {
+				mustMiss(t, "FetchForClient "+id, forClient(s, false, id), uri)
+				mustMiss(t, "TakeForClient "+id, forClient(s, true, id), uri)
+			}
+			mustHit(t, "unbound Fetch still resolves it", s.Fetch, uri, nil)
+		}
+	})
+
+	t.Run("ExpiryStillApplies", func(t *testing.T) {
+		s, clock := setup(t)
+		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
+		clock.Advance(time.Minute)
+		mustMiss(t, "FetchForClient at expiry", forClient(s, false, owner), requestURI)
+		mustMiss(t, "TakeForClient at expiry", forClient(s, true, owner), requestURI)
+	})
+
+	t.Run("RacingIntrudersNeverWin", func(t *testing.T) {
+		s, _ := setup(t)
+		const uris = 20
+		for i := range uris {
+			mustOK(t, "Put", s.Put(ctx, fmt.Sprintf("%s-%d", requestURI, i), pushed(), time.Minute))
+		}
+		var ownerWins, intruderWins atomic.Int32
+		var wg sync.WaitGroup
+		for i := range uris {
+			for j := range 8 {
+				wg.Go(func() {
+					id := intruder
+					if j == 0 {
+						id = owner
+					}
+					_, found, err := s.TakeForClient(ctx, fmt.Sprintf("%s-%d", requestURI, i), id)
+					if err != nil {
+						t.Error(err)
+					}
+					switch {
+					case found && id == owner:
+						ownerWins.Add(1)
+					case found:
+						intruderWins.Add(1)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		if ownerWins.Load() != uris || intruderWins.Load() != 0 {
+			t.Fatalf("owner took %d and intruders %d of %d requests; want all by the owner", ownerWins.Load(), intruderWins.Load(), uris)
+		}
+	})
+}
