@@ -120,7 +120,7 @@ func TestStoredRows(t *testing.T) {
 func TestAttestoPhoenixTablesHoldUTC(t *testing.T) {
 	t.Parallel()
 	db := testdb.OpenParams(t, testdb.Schema(t), 2, url.Values{"timezone": {"America/New_York"}})
-	testdb.MustExec(t, db, string(fixtures.Read(t, "attesto_phoenix_schema.sql")))
+	testdb.CreateLegacyTables(t, db)
 	clock := repotest.NewClock(repotest.Epoch)
 	c, _ := repo.NewGormClientIDMetadataCache(db, &repo.Config{Now: clock.Now})
 	if err := c.Put(context.Background(), "https://c.example/m.json", map[string]any{}, clock.Now().Add(time.Minute)); err != nil {

@@ -15,8 +15,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/attesto/gormstore/internal/fixtures"
@@ -69,11 +71,11 @@ func Close() {
 func Schema(t testing.TB) string {
 	t.Helper()
 	name := schemaName(t.Name())
-	if _, err := adminDB(t).Exec(`CREATE SCHEMA ` + name); err != nil {
+	if _, err := adminDB(t).Exec(`CREATE SCHEMA ` + pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatalf("testdb: create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		if _, err := adminDB(t).Exec(`DROP SCHEMA ` + name + ` CASCADE`); err != nil {
+		if _, err := adminDB(t).Exec(`DROP SCHEMA ` + pgx.Identifier{name}.Sanitize() + ` CASCADE`); err != nil {
 			t.Errorf("testdb: drop schema %s: %v", name, err)
 		}
 	})
@@ -172,10 +174,16 @@ func CreateTables(t testing.TB, db *gorm.DB) {
 func NewLegacy(t testing.TB) *gorm.DB {
 	t.Helper()
 	db := Open(t, Schema(t), 8)
+	CreateLegacyTables(t, db)
+	return db
+}
+
+// CreateLegacyTables creates attesto_phoenix's tables in db's schema.
+func CreateLegacyTables(t testing.TB, db *gorm.DB) {
+	t.Helper()
 	if err := db.Exec(string(fixtures.Read(t, "attesto_phoenix_schema.sql"))).Error; err != nil {
 		t.Fatalf("testdb: create attesto_phoenix tables: %v", err)
 	}
-	return db
 }
 
 // Count returns the number of rows in table, which must be a constant
@@ -183,7 +191,7 @@ func NewLegacy(t testing.TB) *gorm.DB {
 func Count(t testing.TB, db *gorm.DB, table string) int64 {
 	t.Helper()
 	var n int64
-	if err := db.Table(table).Count(&n).Error; err != nil {
+	if err := db.Table("?", clause.Table{Name: table}).Count(&n).Error; err != nil {
 		t.Fatalf("testdb: count %s: %v", table, err)
 	}
 	return n
