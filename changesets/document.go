@@ -1,6 +1,7 @@
 package changesets
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -17,7 +18,7 @@ func encodeDocument(doc map[string]any, lim Limits) ([]byte, string) {
 	if len(b) > lim.MaxDocumentBytes {
 		return nil, fmt.Sprintf("should be at most %d byte(s) encoded as JSON, got %d", lim.MaxDocumentBytes, len(b))
 	}
-	if msg := scanEncoded(b, lim.MaxDepth); msg != "" {
+	if msg := scanEncoded(b, lim); msg != "" {
 		return nil, msg
 	}
 	return b, ""
@@ -30,21 +31,36 @@ func encodeDocument(doc map[string]any, lim Limits) ([]byte, string) {
 // (a valid U+FFFD is written as raw bytes), so that escape means the input
 // would not read back as written. PostgreSQL's jsonb refuses \u0000 and
 // unpaired surrogates, which only a json.Marshaler or RawMessage can emit.
-func scanEncoded(b []byte, maxDepth int) string {
+//
+// jsonb keeps numbers as numeric, written out in full: 1e400 comes back as
+// 401 digits. So every number must fit numeric, and the document must
+// still fit MaxDocumentBytes once its numbers are written out.
+func scanEncoded(b []byte, lim Limits) string {
 	if !utf8.Valid(b) {
 		return "must hold valid UTF-8 text only"
 	}
-	depth := 0
+	depth, stored := 0, len(b)
 	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '{', '[':
-			depth++
-			if depth > maxDepth {
-				return fmt.Sprintf("should be nested at most %d level(s) deep", maxDepth)
+		switch c := b[i]; {
+		case c == '-' || (c >= '0' && c <= '9'):
+			end := numberEnd(b, i)
+			size, ok := storedNumberSize(b[i:end])
+			if !ok {
+				return "must hold numbers PostgreSQL can store (at most 131072 digits before the decimal point and 16383 after)"
 			}
-		case '}', ']':
+			stored += size - (end - i)
+			if stored > lim.MaxDocumentBytes {
+				return fmt.Sprintf("should be at most %d byte(s) as PostgreSQL stores it, with its numbers written out", lim.MaxDocumentBytes)
+			}
+			i = end - 1
+		case c == '{' || c == '[':
+			depth++
+			if depth > lim.MaxDepth {
+				return fmt.Sprintf("should be nested at most %d level(s) deep", lim.MaxDepth)
+			}
+		case c == '}' || c == ']':
 			depth--
-		case '"':
+		case c == '"':
 			end, msg := scanString(b, i+1)
 			if msg != "" {
 				return msg
@@ -114,4 +130,93 @@ func hex4(b []byte, i int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// numberEnd returns the index just past the number starting at b[i].
+func numberEnd(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		switch c := b[i]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// PostgreSQL's numeric limits, in decimal digits.
+const (
+	maxNumericWeight = 131072
+	maxNumericScale  = 16383
+)
+
+// storedNumberSize returns how many characters jsonb writes for the JSON
+// number num (well formed: encoding/json checked it), or false when
+// numeric cannot hold it.
+func storedNumberSize(num []byte) (int, bool) {
+	neg := num[0] == '-'
+	if neg {
+		num = num[1:]
+	}
+	mant, exp := num, 0
+	if i := bytes.IndexAny(num, "eE"); i >= 0 {
+		mant = num[:i]
+		e, ok := parseExponent(num[i+1:])
+		if !ok {
+			return 0, false
+		}
+		exp = e
+	}
+	intPart, frac := mant, []byte(nil)
+	if i := bytes.IndexByte(mant, '.'); i >= 0 {
+		intPart, frac = mant[:i], mant[i+1:]
+	}
+	// The digits after the point once the exponent is applied; numeric
+	// keeps them all, trailing zeros included.
+	scale := max(len(frac)-exp, 0)
+	if scale > maxNumericScale {
+		return 0, false
+	}
+	// The digits before the point, counted from the first significant one.
+	digits := bytes.TrimLeft(append(append([]byte{}, intPart...), frac...), "0")
+	weight := 0
+	if len(digits) > 0 {
+		weight = len(intPart) + exp - (len(intPart) + len(frac) - len(digits))
+		if weight > maxNumericWeight {
+			return 0, false
+		}
+	}
+	size := max(weight, 1)
+	if scale > 0 {
+		size += 1 + scale
+	}
+	if neg {
+		size++
+	}
+	return size, true
+}
+
+// parseExponent reads a JSON exponent, saturating far beyond numeric's
+// limits instead of overflowing.
+func parseExponent(b []byte) (int, bool) {
+	sign := 1
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		if b[0] == '-' {
+			sign = -1
+		}
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return 0, false
+	}
+	e := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if e < 1<<24 {
+			e = e*10 + int(c-'0')
+		}
+	}
+	return sign * e, true
 }
