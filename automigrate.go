@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -41,7 +42,12 @@ func AutoMigrate(ctx context.Context, db *gorm.DB) error {
 			}
 		}
 		return nil
-	})
+		// Read committed, whatever the server's default: a node that waited
+		// for the lock must see the tables the holder created, and a
+		// snapshot taken at the lock statement (repeatable read) would not.
+		// Inside a caller's transaction GORM uses a savepoint, and the
+		// caller's isolation applies.
+	}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("gormstore: AutoMigrate: %w", err)
 	}

@@ -120,7 +120,8 @@ func OpenParams(t testing.TB, schema string, maxConns int, params url.Values) *g
 	q.Set("search_path", schema)
 	// GORM's driver reads TimeZone from the raw DSN without unescaping it,
 	// and '/' needs no escape in a query.
-	u.RawQuery = strings.ReplaceAll(q.Encode(), "%2F", "/")
+	// Spaces go as %20: not every DSN reader takes '+' for a space.
+	u.RawQuery = strings.NewReplacer("%2F", "/", "+", "%20").Replace(q.Encode())
 	db, err := open(u.String(), maxConns)
 	if err != nil {
 		t.Fatalf("testdb: open: %v", err)
