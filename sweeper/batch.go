@@ -1,0 +1,123 @@
+package sweeper
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// expiresAt is the column every swept table has: the stores' models, and
+// the contract for a caller-named table.
+const expiresAt = "expires_at"
+
+// The batch statements delete at most one batch of expired rows. Every
+// identifier is a clause.Table or clause.Column argument, so the dialect
+// quotes it.
+//
+// In both, the subquery picks the batch: its LIMIT is what bounds the
+// statement (GORM drops Limit on Delete), and ORDER BY expires_at walks
+// the expires_at index from the oldest row. The outer expires_at test
+// keeps a row that a writer refreshed after the subquery saw it, on a
+// database whose subquery does not lock it.
+const (
+	// pgBatch, measured on PostgreSQL 15 with 200,000 expired rows:
+	//
+	//   - ARRAY(subquery) is planned once, as an InitPlan, followed by one
+	//     primary-key lookup per row. With "key IN (subquery)" the generic
+	//     plan that pgx's statement cache switches to after five
+	//     executions is a hash semi-join reading every expired row for
+	//     every batch: 30 ms per batch of 100 instead of 0.5 ms.
+	//   - expires_at >= the previous batch's newest row (keyset) starts
+	//     the index scan past the entries of the rows already deleted,
+	//     which stay in the index until vacuum: without it the last
+	//     batches of a 200,000-row pass took 26 ms each instead of 1.5 ms,
+	//     and the pass 14 s instead of 2 s at a batch of 100. A row locked
+	//     by a writer when its batch ran is left behind by the keyset; the
+	//     next pass deletes it if it is still expired.
+	//   - FOR UPDATE SKIP LOCKED steps past rows that a writer or another
+	//     sweeper holds instead of queueing behind them.
+	//   - The CTE returns one row, the batch's count and newest expires_at,
+	//     rather than every deleted row.
+	//   - No ctid: CockroachDB and YugabyteDB have none.
+	pgBatch = "WITH swept AS (DELETE FROM ? WHERE ? = ANY(ARRAY(" +
+		"SELECT ? FROM ? WHERE ? >= ? AND ? < ? ORDER BY ? LIMIT ? FOR UPDATE SKIP LOCKED" +
+		")) AND ? < ? RETURNING ?) SELECT count(*), max(?) FROM swept"
+	// portableBatch is for dialects without arrays, row locks or DELETE
+	// in WITH (SQLite).
+	portableBatch = "DELETE FROM ? WHERE ? IN (SELECT ? FROM ? WHERE ? < ? ORDER BY ? LIMIT ?) AND ? < ?"
+)
+
+// batch is one batch's outcome.
+type batch struct {
+	deleted int64
+	// newest is the newest expires_at deleted, the next batch's lower
+	// bound; zero when unknown or nothing was deleted.
+	newest time.Time
+}
+
+// deleteBatch runs one batch statement on db: rows of t that expired
+// before now, from expires_at from onwards (ignored by the portable form).
+func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, from time.Time) (batch, error) {
+	table := clause.Table{Name: t.Name}
+	key := clause.Column{Name: t.Key}
+	exp := clause.Column{Name: expiresAt}
+	n := s.cfg.batchSize
+	if !s.pg {
+		res := db.WithContext(ctx).Exec(portableBatch, table, key, key, table, exp, now, exp, n, exp, now)
+		return batch{deleted: res.RowsAffected}, res.Error
+	}
+	var b batch
+	var newest sql.NullTime
+	row := db.WithContext(ctx).Raw(pgBatch, table, key, key, table, exp, from, exp, now, exp, n, exp, now, exp, exp).Row()
+	if err := row.Scan(&b.deleted, &newest); err != nil {
+		return batch{}, err
+	}
+	b.newest = newest.Time
+	return b, nil
+}
+
+// sweepTable deletes t's rows that expired before now, batch by batch,
+// each batch its own autocommit statement so that it holds its row locks
+// for one batch only. It stops at the first short batch (nothing more to
+// delete, or the rest is locked by someone else and is the next pass's),
+// at the first error, or when ctx ends.
+func (s *Sweeper) sweepTable(ctx context.Context, db *gorm.DB, t Table, now time.Time) TableResult {
+	start := time.Now()
+	r := TableResult{Table: t.Name}
+	// The zero time, year 1, is before any expiry a store writes.
+	var from time.Time
+	for {
+		if ctx.Err() != nil {
+			r.Err = fmt.Errorf("sweeper: sweep %q: %w", t.Name, context.Cause(ctx))
+			break
+		}
+		b, err := s.deleteBatch(ctx, db, t, now, from)
+		if err != nil {
+			r.Err = tableError(ctx, t.Name, err)
+			break
+		}
+		r.Batches++
+		r.Deleted += b.deleted
+		if b.deleted < int64(s.cfg.batchSize) {
+			break
+		}
+		from = b.newest
+	}
+	r.Duration = time.Since(start)
+	return r
+}
+
+// tableError names the table and, when the statement failed because ctx
+// ended, puts the reason (ErrTimeout, or the caller's cancellation) first:
+// the driver's own error then only says "context canceled" or that the
+// connection closed.
+func tableError(ctx context.Context, table string, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("sweeper: sweep %q: %w: %w", table, context.Cause(ctx), err)
+	}
+	return fmt.Errorf("sweeper: sweep %q: %w", table, err)
+}

@@ -1,0 +1,185 @@
+package sweeper_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/attesto/gormstore/internal/testdb"
+	"github.com/attesto/gormstore/sweeper"
+)
+
+// cluster is nodes pools on one schema, seeded with expired and live rows
+// in both tables.
+type cluster struct {
+	nodes []*gorm.DB
+}
+
+const (
+	clusterExpiredCIMD = 20_000
+	clusterExpiredPAR  = 5_000
+	clusterLive        = 300
+)
+
+func newCluster(t *testing.T, nodes int) cluster {
+	t.Helper()
+	schema := testdb.Schema(t)
+	var c cluster
+	for range nodes {
+		c.nodes = append(c.nodes, testdb.Open(t, schema, 2))
+	}
+	db := c.nodes[0]
+	testdb.CreateTables(t, db)
+	seed(t, db, cimdTable(false), "https://expired.example/", clusterExpiredCIMD, epoch.Add(-48*time.Hour), time.Second)
+	seed(t, db, cimdTable(false), "https://live.example/", clusterLive, epoch.Add(time.Microsecond), time.Second)
+	seed(t, db, parTable(false), "urn:expired:", clusterExpiredPAR, epoch.Add(-48*time.Hour), time.Second)
+	seed(t, db, parTable(false), "urn:live:", clusterLive, epoch.Add(time.Microsecond), time.Second)
+	return c
+}
+
+// check asserts that exactly the expired rows are gone.
+func (c cluster) check(t *testing.T) {
+	t.Helper()
+	db := c.nodes[0]
+	if left := keys(t, db, cimdTable(false)); !slices.Equal(left, keyRange("https://live.example/", clusterLive)) {
+		t.Errorf("%s keeps %d rows, want exactly the %d live ones", cimd, len(left), clusterLive)
+	}
+	if left := keys(t, db, parTable(false)); !slices.Equal(left, keyRange("urn:live:", clusterLive)) {
+		t.Errorf("%s keeps %d rows, want exactly the %d live ones", par, len(left), clusterLive)
+	}
+}
+
+func TestNodesSweepingAtOnce(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		nodes int
+		// distinctKeys gives each node its own lock, so that all of them
+		// sweep the same rows at the same time and only SKIP LOCKED keeps
+		// them apart.
+		distinctKeys bool
+	}{
+		{"2 nodes", 2, false},
+		{"4 nodes", 4, false},
+		{"4 nodes without mutual exclusion", 4, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, tc.nodes)
+			sweepers := make([]*sweeper.Sweeper, tc.nodes)
+			for i, db := range c.nodes {
+				cfg := sweeper.Config{BatchSize: 100}
+				if tc.distinctKeys {
+					cfg.LockKey = rand.Int64()
+				}
+				sweepers[i] = mustNew(t, db, cfg)
+			}
+			type outcome struct {
+				deleted map[string]int64
+				err     error
+			}
+			outcomes := make([]outcome, tc.nodes)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i, s := range sweepers {
+				wg.Go(func() {
+					<-start
+					d, err := s.SweepNow(context.Background())
+					outcomes[i] = outcome{d, err}
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			total := map[string]int64{}
+			swept := 0
+			for i, o := range outcomes {
+				switch {
+				case o.err == nil:
+					swept++
+					for k, v := range o.deleted {
+						total[k] += v
+					}
+				case errors.Is(o.err, sweeper.ErrLocked):
+					if tc.distinctKeys {
+						t.Errorf("node %d skipped with its own lock key: %v", i, o.err)
+					}
+				default:
+					t.Errorf("node %d: %v", i, o.err)
+				}
+			}
+			if swept == 0 {
+				t.Fatal("no node swept")
+			}
+			// Each row is deleted by exactly one node.
+			want := map[string]int64{cimd: clusterExpiredCIMD, par: clusterExpiredPAR}
+			if fmt.Sprint(total) != fmt.Sprint(want) {
+				t.Errorf("nodes deleted %v in all, want %v", total, want)
+			}
+			busy := 0
+			for _, o := range outcomes {
+				if o.deleted[cimd]+o.deleted[par] > 0 {
+					busy++
+				}
+			}
+			t.Logf("%d of %d nodes swept, %d deleted rows", swept, tc.nodes, busy)
+			if tc.distinctKeys && busy < 2 {
+				t.Errorf("only %d node deleted rows: the nodes did not sweep at the same time", busy)
+			}
+			c.check(t)
+		})
+	}
+}
+
+// The loops of several nodes, started together, sweep everything; the
+// nodes that find the lock taken report skips, never failures.
+func TestNodeLoopsTakeTurns(t *testing.T) {
+	t.Parallel()
+	const nodes = 4
+	c := newCluster(t, nodes)
+	reports := newResults()
+	var sweepers []*sweeper.Sweeper
+	for _, db := range c.nodes {
+		s := mustNew(t, db, sweeper.Config{Interval: 20 * time.Millisecond, BatchSize: 100, OnSweep: reports.onSweep})
+		if err := s.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sweepers = append(sweepers, s)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for testdb.Count(t, c.nodes[0], cimd)+testdb.Count(t, c.nodes[0], par) > 2*clusterLive && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, s := range sweepers {
+		if err := s.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+	// Exact per-node counts are TestNodesSweepingAtOnce's: here Stop may
+	// cut off a batch whose rows the server deleted all the same, and the
+	// pass that deleted the last rows may be the one Stop cancels.
+	counts := map[sweeper.Outcome]int{}
+	var deleted int64
+	for _, r := range reports.list() {
+		counts[r.Outcome]++
+		for _, n := range r.Deleted() {
+			deleted += n
+		}
+		if r.Outcome != sweeper.OutcomeSwept && r.Outcome != sweeper.OutcomeSkipped && r.Outcome != sweeper.OutcomeCanceled {
+			t.Errorf("a node's pass %v: %v", r.Outcome, r.Err)
+		}
+	}
+	t.Logf("passes: %v; %d rows reported deleted", counts, deleted)
+	if deleted == 0 || deleted > clusterExpiredCIMD+clusterExpiredPAR {
+		t.Errorf("loops report %d rows deleted, want some and at most the %d expired", deleted, clusterExpiredCIMD+clusterExpiredPAR)
+	}
+	c.check(t)
+}

@@ -1,0 +1,30 @@
+package sweeper
+
+import "errors"
+
+// Every error the package returns names the operation it comes from
+// (`sweeper: sweep "attesto_client_id_metadata": ...`) and wraps these
+// sentinels with %w: test them with errors.Is.
+var (
+	// ErrNoDB is returned by New given a nil *gorm.DB: a sweeper that
+	// cannot reach the database must not look as if it were working.
+	ErrNoDB = errors.New("no database")
+	// ErrInvalidConfig is returned by New for a Config it cannot run:
+	// Interval not positive, a negative BatchSize or Timeout, Jitter
+	// outside [0, 1), or a Tables entry with an unusable name.
+	ErrInvalidConfig = errors.New("invalid config")
+	// ErrLocked is returned by SweepNow, and reported to OnSweep as
+	// OutcomeSkipped, when another sweep holds the lock: another node's,
+	// or this Sweeper's own pass still running. It is not a failure; the
+	// rows are being swept by whoever holds it.
+	ErrLocked = errors.New("another sweep holds the lock")
+	// ErrTimeout is the cause of a pass that ran longer than
+	// Config.Timeout. The batches deleted before it stay deleted.
+	ErrTimeout = errors.New("sweep timed out")
+	// ErrStarted is returned by a second Start: one Sweeper runs at most
+	// one loop.
+	ErrStarted = errors.New("already started")
+	// ErrStopped is returned by Start after Stop: a stopped Sweeper stays
+	// stopped, so a late Start during shutdown cannot revive it.
+	ErrStopped = errors.New("stopped")
+)

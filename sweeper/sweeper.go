@@ -1,0 +1,202 @@
+package sweeper
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Sweeper deletes expired rows, on demand (SweepNow) or every Interval
+// (Start). Create it with New; it is safe for concurrent use.
+type Sweeper struct {
+	db *gorm.DB
+	// pool is where a PostgreSQL pass pins the connection that holds the
+	// advisory lock; nil on other dialects, which sweep without a lock.
+	pool *sql.DB
+	// pg selects PostgreSQL's batch statement.
+	pg  bool
+	cfg settings
+
+	// busy is held by the pass in progress, so that this process never
+	// runs two, whatever the dialect.
+	busy sync.Mutex
+
+	mu      sync.Mutex
+	stopped bool
+	cancel  context.CancelFunc // non-nil once started
+	done    chan struct{}      // closed when the loop has returned
+}
+
+// New returns a Sweeper on db, which must be a connection pool, not a
+// transaction: every batch commits on its own. db itself is not changed.
+// A nil db is ErrNoDB; an unusable cfg is ErrInvalidConfig.
+func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
+	if db == nil || db.Config == nil || db.Dialector == nil || db.Statement == nil {
+		return nil, fmt.Errorf("sweeper: new: %w", ErrNoDB)
+	}
+	set, err := cfg.settings()
+	if err != nil {
+		return nil, fmt.Errorf("sweeper: new: %w", err)
+	}
+	if _, isTx := db.Statement.ConnPool.(gorm.TxCommitter); isTx {
+		return nil, fmt.Errorf("sweeper: new: %w: db is a transaction, and batches must commit on their own", ErrInvalidConfig)
+	}
+	s := &Sweeper{db: session(db), cfg: set, pg: db.Dialector.Name() == postgres}
+	if s.pg {
+		if s.pool, err = db.DB(); err != nil {
+			return nil, fmt.Errorf("sweeper: new: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// session derives the sweeper's own session from the caller's db, leaving
+// db unchanged: NewDB drops the caller's pending clauses on the next chain
+// call, which Scopes() is, and the final Session makes the clean statement
+// safe to share between passes. Each batch is one statement, so GORM's
+// default transaction would only add BEGIN and COMMIT round trips.
+func session(db *gorm.DB) *gorm.DB {
+	return db.Session(&gorm.Session{NewDB: true, SkipDefaultTransaction: true}).
+		Scopes().
+		Session(&gorm.Session{})
+}
+
+// Start runs the loop until Stop or until ctx ends: a pass every Interval,
+// jittered, the first one at a random point within the first Interval.
+// ctx should live as long as the service, not a request. A second Start
+// is ErrStarted, a Start after Stop ErrStopped; neither starts a loop.
+func (s *Sweeper) Start(ctx context.Context) error {
+	if s == nil || s.db == nil {
+		return fmt.Errorf("sweeper: start: %w", ErrNoDB)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopped:
+		return fmt.Errorf("sweeper: start: %w", ErrStopped)
+	case s.cancel != nil:
+		return fmt.Errorf("sweeper: start: %w", ErrStarted)
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go s.loop(ctx, s.done)
+	return nil
+}
+
+// Stop ends the loop, cancelling a pass in progress between batches or
+// during its statement, and waits for the loop to return or for ctx to
+// end. It may be called any number of times, also before Start (the
+// Sweeper then never starts).
+func (s *Sweeper) Stop(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	s.stopped = true
+	cancel, done := s.cancel, s.done
+	s.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sweeper: stop: %w", context.Cause(ctx))
+	}
+}
+
+// SweepNow runs one pass now, with the loop's lock, timeout, logging and
+// OnSweep, and returns the rows deleted per table name: every table it
+// reached, also when it then failed. Another sweep holding the lock is
+// ErrLocked; a pass over Timeout wraps ErrTimeout.
+func (s *Sweeper) SweepNow(ctx context.Context) (map[string]int64, error) {
+	if s == nil || s.db == nil {
+		return nil, fmt.Errorf("sweeper: sweep: %w", ErrNoDB)
+	}
+	r := s.run(ctx)
+	return r.Deleted(), r.Err
+}
+
+func (s *Sweeper) loop(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	timer := time.NewTimer(firstWait(s.cfg.interval))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		// A timer that fired together with Stop must not start a pass.
+		if ctx.Err() != nil {
+			return
+		}
+		// The outcome is logged and reported by run; a failed pass is
+		// retried at the next interval like any other.
+		s.run(ctx)
+		timer.Reset(nextWait(s.cfg.interval, s.cfg.jitter))
+	}
+}
+
+// run is one pass, reported.
+func (s *Sweeper) run(ctx context.Context) Result {
+	start := time.Now()
+	r := Result{Now: s.cfg.now().UTC()}
+	r.Tables, r.Err = s.sweep(ctx, r.Now)
+	r.Duration = time.Since(start)
+	switch {
+	case r.Err == nil:
+		r.Outcome = OutcomeSwept
+	case errors.Is(r.Err, ErrLocked):
+		r.Outcome = OutcomeSkipped
+	case ctx.Err() != nil:
+		// The caller's context, not the pass's Timeout: Stop or shutdown.
+		r.Outcome = OutcomeCanceled
+	default:
+		r.Outcome = OutcomeFailed
+	}
+	s.report(ctx, r)
+	return r
+}
+
+// sweep deletes what expired before now in every table, under the lock.
+// A table that fails does not keep the others from being swept; only the
+// end of ctx stops the pass.
+func (s *Sweeper) sweep(ctx context.Context, now time.Time) ([]TableResult, error) {
+	if !s.busy.TryLock() {
+		return nil, fmt.Errorf("sweeper: sweep: %w: this sweeper's previous pass is still running", ErrLocked)
+	}
+	defer s.busy.Unlock()
+	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.timeout, ErrTimeout)
+	defer cancel()
+
+	db := s.db
+	if s.pool != nil {
+		lock, err := s.lock(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer s.unlock(ctx, lock)
+		db = lock.session(ctx, s.db)
+	}
+	results := make([]TableResult, 0, len(s.cfg.tables))
+	var errs []error
+	for _, t := range s.cfg.tables {
+		r := s.sweepTable(ctx, db, t, now)
+		results = append(results, r)
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	return results, errors.Join(errs...)
+}
