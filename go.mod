@@ -3,6 +3,7 @@ module github.com/attesto/gormstore
 go 1.26.0
 
 require (
+	github.com/alexedwards/scs/postgresstore v0.0.0-20251002162104-209de6e426de
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/jackc/pgx/v5 v5.12.0
 	go.uber.org/goleak v1.3.0

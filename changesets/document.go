@@ -196,10 +196,14 @@ func storedNumberSize(num []byte) (int, bool) {
 	return size, true
 }
 
-// parseExponent reads a JSON exponent, saturating far beyond numeric's
-// limits instead of overflowing.
+// maxExponent is where PostgreSQL stops reading an exponent: from
+// INT_MAX/2 on it refuses the number whatever its digits, even a zero
+// (0e1073741823 overflows, 0e1073741822 is 0).
+const maxExponent = 1<<30 - 1
+
+// parseExponent reads a JSON exponent, refusing one PostgreSQL refuses.
 func parseExponent(b []byte) (int, bool) {
-	sign := 1
+	sign := int64(1)
 	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
 		if b[0] == '-' {
 			sign = -1
@@ -209,14 +213,15 @@ func parseExponent(b []byte) (int, bool) {
 	if len(b) == 0 {
 		return 0, false
 	}
-	e := 0
+	var e int64
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if e < 1<<24 {
-			e = e*10 + int(c-'0')
+		e = e*10 + int64(c-'0')
+		if e >= maxExponent {
+			return 0, false
 		}
 	}
-	return sign * e, true
+	return int(sign * e), true
 }

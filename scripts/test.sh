@@ -8,6 +8,9 @@
 # database exists, then runs gofmt, go vet and go test -race. Extra arguments
 # go to go test, e.g. bash scripts/test.sh -run TestFoo -v
 #
+# With GORMSTORE_LONG=1 (CI sets it) it then also fuzzes every fuzz target
+# for GORMSTORE_FUZZTIME (default 15s) each.
+#
 # When nothing answers at a local URL it first starts the machine's Debian
 # cluster on that port, if there is one, and otherwise a private throwaway
 # server with trust auth in .pgdata/ (installing PostgreSQL with apt-get if
@@ -205,3 +208,29 @@ if [[ -n $unformatted ]]; then
 fi
 go vet ./...
 go test -race -count=1 "$@" ./...
+
+# GORMSTORE_LONG=1 (.ci/run sets it) then runs every fuzz target of the
+# module for GORMSTORE_FUZZTIME (default 15s) each, against the same server:
+# go test -fuzz takes one target of one package at a time. A failure
+# leaves the input in that package's testdata/fuzz/ to commit with the fix.
+if [[ ${GORMSTORE_LONG:-0} == 1 ]]; then
+	fuzztime=${GORMSTORE_FUZZTIME:-15s}
+	targets=()
+	names=()
+	# go test -list prints a package's matching names, then "ok <package>".
+	while read -r first second _; do
+		case $first in
+		Fuzz*) names+=("$first") ;;
+		ok)
+			for name in "${names[@]}"; do targets+=("$second $name"); done
+			names=()
+			;;
+		esac
+	done < <(go test -list '^Fuzz' ./...)
+	((${#targets[@]} > 0)) || die "GORMSTORE_LONG=1 but go test -list found no fuzz targets"
+	for target in "${targets[@]}"; do
+		read -r pkg name <<<"$target"
+		say "fuzzing $name in $pkg for $fuzztime"
+		go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg"
+	done
+fi

@@ -1,0 +1,136 @@
+package repo
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// decodeCases are documents the fast parser must read exactly as
+// encoding/json does, or leave to it.
+var decodeCases = []string{
+	`{}`,
+	` {"a": 1} `,
+	"\t{\n\"a\"\r:[]}\n",
+	`{"a": [], "b": {}, "c": [[]], "d": [{}]}`,
+	`{"n": 9007199254740993, "f": -0.5e-10, "e": 1E+2, "z": 0, "m": -0}`,
+	`{"t": true, "f": false, "n": null, "arr": [true, false, null, "x", 1.5]}`,
+	`{"dup": 1, "dup": 2}`,
+	`{"esc": "q\" b\\ s\/ \b\f\n\r\t"}`,
+	`{"u": "\u00e9\u4e2d\ud83d\ude00 \u0041"}`,
+	`{"nul": "\u0000"}`,
+	`{"raw": "é中😀"}`,
+	`{"k\u00e9y": "v", "": ""}`,
+	// Left to encoding/json: lone surrogates become U+FFFD.
+	`{"lone": "\ud83d"}`,
+	`{"lone": "\ud83dx"}`,
+	`{"lone": "\ude00"}`,
+	`{"pair?": "\ud83d\u0041"}`,
+	// Invalid: errors from encoding/json.
+	``,
+	`null`,
+	`[]`,
+	`"s"`,
+	`{`,
+	`{"a"}`,
+	`{"a":}`,
+	`{"a":1,}`,
+	`{"a":[1,]}`,
+	`{"a":01}`,
+	`{"a":1.}`,
+	`{"a":.5}`,
+	`{"a":1e}`,
+	`{"a":-}`,
+	`{"a":+1}`,
+	`{"a":tru}`,
+	`{"a":nul}`,
+	`{"a":"\x"}`,
+	`{"a":"\u12"}`,
+	"{\"a\":\"\x01\"}",
+	"{\"a\":\"\xff\"}",
+	`{"a":1} {"b":2}`,
+	`{"a":1} x`,
+	`{a:1}`,
+	`{"a":1 "b":2}`,
+	`{"a" 1}`,
+	`{"a":"unterminated}`,
+	strings.Repeat(`{"a":`, 600) + `1` + strings.Repeat(`}`, 600),
+	strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000),
+}
+
+// checkDecode fails t unless decodeDocument and encoding/json agree on in.
+func checkDecode(t *testing.T, in string) {
+	t.Helper()
+	got, gotErr := decodeDocument([]byte(in))
+	want, wantErr := decodeStandard([]byte(in))
+	if (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("decode %.80q: error %v, encoding/json's %v", in, gotErr, wantErr)
+	}
+	if gotErr != nil && gotErr.Error() != wantErr.Error() {
+		t.Fatalf("decode %.80q: error %q, encoding/json's %q", in, gotErr, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("decode %.80q = %#v, encoding/json gives %#v", in, got, want)
+	}
+}
+
+func TestDecodeDocumentIsEncodingJSONs(t *testing.T) {
+	t.Parallel()
+	for _, in := range decodeCases {
+		checkDecode(t, in)
+	}
+	paths, err := filepath.Glob(filepath.Join("..", "testdata", "*", "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no testdata documents (%v)", err)
+	}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDecode(t, string(b))
+		if _, ok := parseObject(string(b)); !ok {
+			t.Errorf("%s: the fast parser refused a valid document", p)
+		}
+	}
+}
+
+func FuzzDecodeDocument(f *testing.F) {
+	for _, in := range decodeCases {
+		f.Add(in)
+	}
+	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*.json"))
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		checkDecode(t, in)
+	})
+}
+
+func BenchmarkDecodeDocument(b *testing.B) {
+	doc, err := os.ReadFile(filepath.Join("..", "testdata", "cimd", "web-app.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("impl=gormstore", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeDocument(doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeStandard(doc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
