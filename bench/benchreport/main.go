@@ -218,7 +218,7 @@ func (rp *report) target(what string, raced stat, ok bool, seq stat, seqOK bool,
 
 func (rp *report) targets() {
 	rp.printf("### Targets\n\n")
-	rp.printf("*Raced*: ratio of medians, the contenders taking turns call by call in a random order (`BenchmarkRatio`, `BenchmarkScale`, `BenchmarkSweep`). ")
+	rp.printf("*Raced*: ratio of medians, the contenders taking turns call by call in a random order (`BenchmarkRatio`, `BenchmarkScale`); for the sweep, the readers' p99 during the sweep over their p99 just before it, in each run (`BenchmarkSweep`). ")
 	rp.printf("*Sequential*: ratio of ns/op (mean, garbage collection included) of the per-implementation benchmarks (`BenchmarkCIMDGet` ...), each round's ratio taken within the round. ")
 	rp.printf("Both: median over the rounds [smallest–largest round]. A target is met when both are within its limit.\n\n")
 	rp.printf("| target | raced | sequential | limit | |\n| --- | --- | --- | --- | --- |\n")
