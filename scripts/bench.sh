@@ -25,7 +25,7 @@
 # SWEEP_ROUNDS (3), BENCH_CPU_LATENCY (hold: keep idle CPUs polling during
 # the run, when root; keep: leave them). When no server answers at
 # TEST_DATABASE_URL, it starts one as the test command does
-# (scripts/test.sh). It takes about 15 minutes on 2 cores.
+# (scripts/test.sh). It takes about 11 minutes on 2 cores.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
