@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
 	"testing"
+
+	"github.com/attesto/gormstore/repo/repotest"
 )
 
 // decodeJSON decodes exactly one JSON value from b, numbers as
@@ -39,51 +40,8 @@ func normalize(t *testing.T, v any) any {
 	return out
 }
 
-// jsonEqual reports whether two decoded JSON values are equal, numbers
-// compared exactly (1, 1.0 and 1e0 are equal; 2^53+1 and 2^53 are not).
-func jsonEqual(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, xv := range x {
-			yv, ok := y[k]
-			if !ok || !jsonEqual(xv, yv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		if x == y {
-			// Also covers exponents too large for big.Rat.SetString.
-			return true
-		}
-		rx, okx := new(big.Rat).SetString(string(x))
-		ry, oky := new(big.Rat).SetString(string(y))
-		return okx && oky && rx.Cmp(ry) == 0
-	case string, bool, nil:
-		return a == b
-	default:
-		return false // not a decoded JSON value
-	}
-}
+// jsonEqual is the conformance suite's comparison of decoded JSON.
+func jsonEqual(a, b any) bool { return repotest.DecodedJSONEqual(a, b) }
 
 // depthOf returns the nesting of objects and arrays in a decoded value,
 // the outermost counting as 1.

@@ -32,7 +32,13 @@ func normalize(v any) (any, error) {
 	return out, err
 }
 
-func equal(a, b any) bool {
+func equal(a, b any) bool { return DecodedJSONEqual(a, b) }
+
+// DecodedJSONEqual reports whether two values decoded from JSON (with
+// UseNumber: maps, []any, string, json.Number, bool, nil) are equal,
+// numbers compared exactly. Anything else, a Go int say, is never equal:
+// decoded JSON does not hold it.
+func DecodedJSONEqual(a, b any) bool {
 	switch x := a.(type) {
 	case map[string]any:
 		y, ok := b.(map[string]any)
@@ -41,7 +47,7 @@ func equal(a, b any) bool {
 		}
 		for k, xv := range x {
 			yv, ok := y[k]
-			if !ok || !equal(xv, yv) {
+			if !ok || !DecodedJSONEqual(xv, yv) {
 				return false
 			}
 		}
@@ -52,7 +58,7 @@ func equal(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !equal(x[i], y[i]) {
+			if !DecodedJSONEqual(x[i], y[i]) {
 				return false
 			}
 		}
@@ -62,10 +68,16 @@ func equal(a, b any) bool {
 		if !ok {
 			return false
 		}
+		if x == y {
+			// Also covers exponents too large for big.Rat.SetString.
+			return true
+		}
 		rx, okx := new(big.Rat).SetString(string(x))
 		ry, oky := new(big.Rat).SetString(string(y))
 		return okx && oky && rx.Cmp(ry) == 0
-	default:
+	case string, bool, nil:
 		return a == b
+	default:
+		return false
 	}
 }
