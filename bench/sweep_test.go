@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +21,7 @@ var (
 	sweepIdle     = flag.Duration("sweep.idle", 3*time.Second, "how long BenchmarkSweep measures Get latency before the sweep")
 	sweepEvery    = flag.Duration("sweep.every", 2*time.Millisecond, "the pace of each BenchmarkSweep reader: one Get per interval")
 	sweepPutEvery = flag.Duration("sweep.put-every", 20*time.Millisecond, "the pace of BenchmarkSweep's writer: one Put of an expired document per interval")
+	sweepTry      = flag.String("sweep.try", "", "more sweeper batch sizes for BenchmarkSweep to run, separated by commas (250,500)")
 )
 
 const (
@@ -41,7 +44,7 @@ FROM generate_series(0, $1::int - 1) i`
 
 // BenchmarkSweep reclaims -sweep.rows expired rows from the CIMD table,
 // by the sweeper package (batches of sweeper.DefaultBatchSize, each its
-// own statement, and batches of 100) and by one unbatched DELETE ... WHERE
+// own statement, and batches of 1,000) and by one unbatched DELETE ... WHERE
 // expires_at < now,
 // while sweepReaders goroutines Get live documents from the same table at
 // a steady pace (one Get per -sweep.every each), and one writer re-puts
@@ -54,14 +57,25 @@ FROM generate_series(0, $1::int - 1) i`
 // the sweep.
 func BenchmarkSweep(b *testing.B) {
 	skipShort(b)
-	for _, m := range []struct {
+	type method struct {
 		name  string
 		batch int
-	}{
-		{"sweeper", 0},
-		{"sweeper-batch-100", 100},
-		{"unbatched-delete", 0},
-	} {
+	}
+	methods := []method{
+		{name: "sweeper"},
+		{name: "sweeper-batch-1000", batch: 1000},
+		{name: "unbatched-delete"},
+	}
+	if *sweepTry != "" {
+		for _, n := range strings.Split(*sweepTry, ",") {
+			batch, err := strconv.Atoi(n)
+			if err != nil || batch <= 0 {
+				b.Fatalf("-sweep.try: %q is not a batch size", n)
+			}
+			methods = append(methods, method{name: "sweeper-batch-" + n, batch: batch})
+		}
+	}
+	for _, m := range methods {
 		b.Run("method="+m.name, func(b *testing.B) {
 			for range b.N {
 				sweepOnce(b, m.name, m.batch)
@@ -171,7 +185,7 @@ func sweepOnce(b *testing.B, method string, batchSize int) {
 	start := time.Now()
 	var deleted int64
 	switch method {
-	case "sweeper", "sweeper-batch-100":
+	default:
 		var counts map[string]int64
 		counts, err = sw.SweepNow(ctx)
 		for _, n := range counts {
