@@ -3,11 +3,13 @@ package gormstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
 
+	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/models"
 )
 
@@ -25,10 +27,19 @@ const migrateLockKey int64 = 0x401249bc6fbae74c
 //
 // On PostgreSQL the run holds a transaction-scoped advisory lock, so any
 // number of nodes starting at once migrate one after another and all
-// succeed. db may be a transaction; it is not changed.
+// succeed. On SQLite the run is one BEGIN IMMEDIATE transaction, which
+// takes the database's write lock before it looks at the schema, so
+// processes sharing a file migrate one after another too. db may be a
+// transaction; it is not changed.
 func AutoMigrate(ctx context.Context, db *gorm.DB) error {
 	if db == nil {
 		return errors.New("gormstore: AutoMigrate: nil *gorm.DB")
+	}
+	if dialect.Of(db) == dialect.SQLite {
+		if err := migrateSQLite(ctx, db); err != nil {
+			return fmt.Errorf("gormstore: AutoMigrate: %w", err)
+		}
+		return nil
 	}
 	err := db.WithContext(ctx).Session(&gorm.Session{NewDB: true}).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == "postgres" {
@@ -36,12 +47,7 @@ func AutoMigrate(ctx context.Context, db *gorm.DB) error {
 				return fmt.Errorf("lock: %w", err)
 			}
 		}
-		for _, model := range models.All() {
-			if err := createMissing(tx, model); err != nil {
-				return err
-			}
-		}
-		return nil
+		return createAll(tx)
 		// Read committed, whatever the server's default: a node that waited
 		// for the lock must see the tables the holder created, and a
 		// snapshot taken at the lock statement (repeatable read) would not.
@@ -50,6 +56,58 @@ func AutoMigrate(ctx context.Context, db *gorm.DB) error {
 	}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("gormstore: AutoMigrate: %w", err)
+	}
+	return nil
+}
+
+// migrateSQLite is AutoMigrate on SQLite. A deferred transaction would
+// read the schema under a shared lock and then fail with SQLITE_BUSY when
+// it upgrades to write while another process does the same; BEGIN
+// IMMEDIATE waits (for the connection's busy_timeout) instead. database/sql
+// has no way to ask for it, so the transaction is run by hand on one
+// pinned connection. Inside a caller's transaction the caller's locking
+// applies.
+func migrateSQLite(ctx context.Context, db *gorm.DB) error {
+	db = db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
+	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+		return createAll(db)
+	}
+	return db.Connection(func(conn *gorm.DB) error {
+		if err := conn.Exec("BEGIN IMMEDIATE").Error; err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		err := createAll(conn)
+		if err == nil {
+			if err = conn.Exec("COMMIT").Error; err == nil {
+				return nil
+			}
+			err = fmt.Errorf("commit: %w", err)
+		}
+		// A failed rollback leaves the transaction open on a connection
+		// that goes back to the pool: close it instead.
+		if rbErr := conn.Exec("ROLLBACK").Error; rbErr != nil {
+			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr), discardConn(conn))
+		}
+		return err
+	})
+}
+
+// discardConn marks conn's connection bad, so that the pool closes it
+// instead of reusing it.
+func discardConn(conn *gorm.DB) error {
+	c, ok := conn.Statement.ConnPool.(*sql.Conn)
+	if !ok {
+		return nil
+	}
+	return c.Raw(func(any) error { return driver.ErrBadConn })
+}
+
+// createAll creates what is missing of every model's table.
+func createAll(tx *gorm.DB) error {
+	for _, model := range models.All() {
+		if err := createMissing(tx, model); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -12,7 +12,8 @@ import (
 )
 
 // tables are the schemas the GORM stores must work on: the one AutoMigrate
-// creates and attesto_phoenix's own.
+// creates and attesto_phoenix's own on PostgreSQL, and the models' tables on
+// SQLite.
 var tables = []struct {
 	name string
 	open func(testing.TB) *gorm.DB
@@ -20,6 +21,7 @@ var tables = []struct {
 }{
 	{"Gorm", testdb.New, nil},
 	{"GormOnAttestoPhoenixTables", testdb.NewLegacy, &repotest.Options{MaxKeyBytes: 255}},
+	{"GormOnSQLite", testdb.NewSQLite, nil},
 }
 
 func TestClientIDMetadataCacheConformance(t *testing.T) {

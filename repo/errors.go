@@ -11,4 +11,7 @@ var (
 	// already stored. The error is also a *changesets.Error on request_uri
 	// ("has already been taken"), and the stored row is left intact.
 	ErrDuplicate = errors.New("gormstore: duplicate key")
+	// ErrUnsupportedDialect is returned by the GORM stores' constructors
+	// for a database other than PostgreSQL and SQLite.
+	ErrUnsupportedDialect = errors.New("gormstore: unsupported database")
 )

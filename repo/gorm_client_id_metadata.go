@@ -23,7 +23,11 @@ func NewGormClientIDMetadataCache(db *gorm.DB, cfg *Config) (*GormClientIDMetada
 	if db == nil {
 		return nil, ErrNoDB
 	}
-	return &GormClientIDMetadataCache{db: session(db), settings: cfg.settings()}, nil
+	s, err := session(db)
+	if err != nil {
+		return nil, err
+	}
+	return &GormClientIDMetadataCache{db: s, settings: cfg.settings()}, nil
 }
 
 // Get implements ClientIDMetadataCache.
@@ -34,7 +38,7 @@ func (c *GormClientIDMetadataCache) Get(ctx context.Context, url string) (map[st
 	if !changesets.ValidKey(url) {
 		return nil, false, nil
 	}
-	return readDocument(ctx, c.db.Raw(cimdGetSQL, url, c.now().UTC()), "cimd get", "url")
+	return readDocument(ctx, c.db.Raw(c.db.pick(cimdGetSQL, cimdGetSQLite), url, c.db.time(c.now())), "cimd get", "url")
 }
 
 // Put implements ClientIDMetadataCache. The upsert replaces the document
@@ -50,7 +54,8 @@ func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadat
 	if err != nil {
 		return fmt.Errorf("gormstore: cimd put: %w", err)
 	}
-	_, err = write(ctx, c.db.Raw(cimdPutSQL, row.URL, string(row.Metadata), row.ExpiresAt, row.InsertedAt), "cimd put", "url")
+	_, err = write(ctx, c.db.Raw(c.db.pick(cimdPutSQL, cimdPutSQLite),
+		row.URL, string(row.Metadata), c.db.time(row.ExpiresAt), c.db.time(row.InsertedAt)), "cimd put", "url")
 	return err
 }
 
@@ -62,7 +67,7 @@ func (c *GormClientIDMetadataCache) Delete(ctx context.Context, url string) erro
 	if !changesets.ValidKey(url) {
 		return nil
 	}
-	_, err := write(ctx, c.db.Raw(cimdDeleteSQL, url), "cimd delete", "url")
+	_, err := write(ctx, c.db.Raw(c.db.pick(cimdDeleteSQL, cimdDeleteSQLite), url), "cimd delete", "url")
 	return err
 }
 

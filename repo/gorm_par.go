@@ -23,7 +23,11 @@ func NewGormPARStore(db *gorm.DB, cfg *Config) (*GormPARStore, error) {
 	if db == nil {
 		return nil, ErrNoDB
 	}
-	return &GormPARStore{db: session(db), settings: cfg.settings()}, nil
+	s, err := session(db)
+	if err != nil {
+		return nil, err
+	}
+	return &GormPARStore{db: s, settings: cfg.settings()}, nil
 }
 
 // Put implements PARStore. A ttl that is not positive fails validation
@@ -41,7 +45,8 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 	if err != nil {
 		return fmt.Errorf("gormstore: par put: %w", err)
 	}
-	n, err := write(ctx, p.db.Raw(parPutSQL, row.RequestURI, string(row.Params), row.ExpiresAt, row.InsertedAt), "par put", "request_uri")
+	n, err := write(ctx, p.db.Raw(p.db.pick(parPutSQL, parPutSQLite),
+		row.RequestURI, string(row.Params), p.db.time(row.ExpiresAt), p.db.time(row.InsertedAt)), "par put", "request_uri")
 	if err != nil {
 		return err
 	}
@@ -57,7 +62,7 @@ func (p *GormPARStore) Fetch(ctx context.Context, requestURI string) (map[string
 	if !p.usable(requestURI) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(parFetchSQL, requestURI, p.now().UTC()), "par fetch", "request_uri")
+	return readDocument(ctx, p.db.Raw(p.db.pick(parFetchSQL, parFetchSQLite), requestURI, p.db.time(p.now())), "par fetch", "request_uri")
 }
 
 // FetchForClient implements ClientBoundPARStore.
@@ -65,7 +70,7 @@ func (p *GormPARStore) FetchForClient(ctx context.Context, requestURI, clientID 
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(parFetchForClientSQL, requestURI, p.now().UTC(), clientID), "par fetch for client", "request_uri")
+	return readDocument(ctx, p.db.Raw(p.db.pick(parFetchForClientSQL, parFetchForClientSQLite), requestURI, p.db.time(p.now()), clientID), "par fetch for client", "request_uri")
 }
 
 // Take implements PARStore: one DELETE ... RETURNING, so of any number of
@@ -74,7 +79,7 @@ func (p *GormPARStore) Take(ctx context.Context, requestURI string) (map[string]
 	if !p.usable(requestURI) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(parTakeSQL, requestURI, p.now().UTC()), "par take", "request_uri")
+	return readDocument(ctx, p.db.Raw(p.db.pick(parTakeSQL, parTakeSQLite), requestURI, p.db.time(p.now())), "par take", "request_uri")
 }
 
 // TakeForClient implements ClientBoundPARStore.
@@ -82,7 +87,7 @@ func (p *GormPARStore) TakeForClient(ctx context.Context, requestURI, clientID s
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(parTakeForClientSQL, requestURI, p.now().UTC(), clientID), "par take for client", "request_uri")
+	return readDocument(ctx, p.db.Raw(p.db.pick(parTakeForClientSQL, parTakeForClientSQLite), requestURI, p.db.time(p.now()), clientID), "par take for client", "request_uri")
 }
 
 // usable reports whether a lookup of requestURI needs a round trip: false

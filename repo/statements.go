@@ -9,7 +9,7 @@ import (
 	"gorm.io/gorm"
 )
 
-// The stores' statements, written out once, as PostgreSQL receives them
+// The stores' statements, written out once, as the database receives them
 // (the README's "The exact SQL"), instead of built by GORM's query chain on
 // every call.
 const (
@@ -29,6 +29,29 @@ const (
 		`AND params -> 'client_id' = to_jsonb($3::text)`
 	parTakeForClientSQL = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 ` +
 		`AND params -> 'client_id' = to_jsonb($3::text) RETURNING "params"`
+)
+
+// The same statements for SQLite (3.35 or later, for RETURNING). Times are
+// bound as dialect.SQLiteTime strings, which compare as the instants they
+// name. Take stays one statement, a DELETE ... RETURNING: SQLite runs one
+// writer at a time, so of concurrent callers exactly one gets the row.
+const (
+	cimdGetSQLite = `SELECT "metadata" FROM "attesto_client_id_metadata" WHERE url = ? AND expires_at > ?`
+	cimdPutSQLite = `INSERT INTO "attesto_client_id_metadata" ("url","metadata","expires_at","inserted_at") VALUES (?,?,?,?) ` +
+		`ON CONFLICT ("url") DO UPDATE SET "metadata"="excluded"."metadata","expires_at"="excluded"."expires_at"`
+	cimdDeleteSQLite = `DELETE FROM "attesto_client_id_metadata" WHERE url = ?`
+
+	parPutSQLite = `INSERT INTO "attesto_pushed_authorization_requests" ("request_uri","params","expires_at","inserted_at") VALUES (?,?,?,?) ` +
+		`ON CONFLICT ("request_uri") DO NOTHING`
+	parFetchSQLite = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ?`
+	parTakeSQLite  = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ? RETURNING "params"`
+	// json_extract gives a JSON string as text and a JSON number as a
+	// number, which never equals the text argument; json_type says so
+	// outright.
+	parFetchForClientSQLite = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ? ` +
+		`AND json_type(params, '$.client_id') = 'text' AND json_extract(params, '$.client_id') = ?`
+	parTakeForClientSQLite = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ? ` +
+		`AND json_type(params, '$.client_id') = 'text' AND json_extract(params, '$.client_id') = ? RETURNING "params"`
 )
 
 // The stores run their statements through GORM's callback chains, the

@@ -8,6 +8,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/attesto/gormstore/internal/dialect"
 )
 
 // expiresAt is the column every swept table has: the stores' models, and
@@ -66,8 +68,9 @@ func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, fr
 	key := clause.Column{Name: t.Key}
 	exp := clause.Column{Name: expiresAt}
 	n := s.cfg.batchSize
-	if !s.pg {
-		res := db.WithContext(ctx).Exec(portableBatch, table, key, key, table, exp, now, exp, n, exp, now)
+	if s.kind != dialect.Postgres {
+		cut := s.kind.Time(now)
+		res := db.WithContext(ctx).Exec(portableBatch, table, key, key, table, exp, cut, exp, n, exp, cut)
 		return batch{deleted: res.RowsAffected}, res.Error
 	}
 	var b batch

@@ -15,10 +15,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// postgres is GORM's name of the PostgreSQL dialect, the one with
-// advisory locks.
-const postgres = "postgres"
-
 // unlockTimeout bounds the unlock, which runs on a context detached from
 // the pass's: a pass ended by Stop or its Timeout must still try to
 // release the lock.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/attesto/gormstore/internal/dialect"
 )
 
 // Sweeper deletes expired rows, on demand (SweepNow) or every Interval
@@ -18,9 +20,9 @@ type Sweeper struct {
 	// pool is where a PostgreSQL pass pins the connection that holds the
 	// advisory lock; nil on other dialects, which sweep without a lock.
 	pool *sql.DB
-	// pg selects PostgreSQL's batch statement.
-	pg  bool
-	cfg settings
+	// kind selects the batch statement and how its times are bound.
+	kind dialect.Kind
+	cfg  settings
 
 	// busy is held by the pass in progress, so that this process never
 	// runs two, whatever the dialect.
@@ -46,8 +48,8 @@ func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
 	if _, isTx := db.Statement.ConnPool.(gorm.TxCommitter); isTx {
 		return nil, fmt.Errorf("sweeper: new: %w: db is a transaction, and batches must commit on their own", ErrInvalidConfig)
 	}
-	s := &Sweeper{db: session(db), cfg: set, pg: db.Dialector.Name() == postgres}
-	if s.pg {
+	s := &Sweeper{db: session(db), cfg: set, kind: dialect.Of(db)}
+	if s.kind == dialect.Postgres {
 		if s.pool, err = db.DB(); err != nil {
 			return nil, fmt.Errorf("sweeper: new: %w", err)
 		}

@@ -153,10 +153,23 @@ func constant(e ast.Expr, consts map[string]bool) bool {
 		// a function (sql.Conn's Raw) is no text at all.
 		return true
 	case *ast.CallExpr:
+		sel, ok := e.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return false
+		}
+		// The repo stores' pick(pg, sqlite) chooses one of two statements
+		// by the session's dialect: constant when both are.
+		if sel.Sel.Name == "pick" {
+			for _, a := range e.Args {
+				if !constant(a, consts) {
+					return false
+				}
+			}
+			return len(e.Args) > 0
+		}
 		// pgx.Identifier{...}.Sanitize() quotes an identifier as the
 		// server requires; nothing else that computes text is allowed.
-		sel, ok := e.Fun.(*ast.SelectorExpr)
-		if !ok || sel.Sel.Name != "Sanitize" {
+		if sel.Sel.Name != "Sanitize" {
 			return false
 		}
 		lit, ok := sel.X.(*ast.CompositeLit)
