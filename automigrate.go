@@ -2,22 +2,12 @@ package gormstore
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
-	"errors"
 	"fmt"
 
 	"gorm.io/gorm"
 
-	"github.com/attesto/gormstore/internal/dialect"
-	"github.com/attesto/gormstore/models"
+	"github.com/attesto/gormstore/internal/migrate"
 )
-
-// migrateLockKey is the PostgreSQL advisory lock that serialises
-// AutoMigrate across nodes; any fixed value works as long as every node
-// agrees on it. These are the first eight bytes of SHA-256("gormstore
-// AutoMigrate").
-const migrateLockKey int64 = 0x401249bc6fbae74c
 
 // AutoMigrate creates the stores' tables and indexes where they are
 // missing. It never alters or drops anything, so it is safe on tables that
@@ -29,111 +19,11 @@ const migrateLockKey int64 = 0x401249bc6fbae74c
 // number of nodes starting at once migrate one after another and all
 // succeed. On SQLite the run is one BEGIN IMMEDIATE transaction, which
 // takes the database's write lock before it looks at the schema, so
-// processes sharing a file migrate one after another too. db may be a
-// transaction; it is not changed.
+// processes sharing a file migrate one after another too. Other databases
+// are refused. db may be a transaction; it is not changed.
 func AutoMigrate(ctx context.Context, db *gorm.DB) error {
-	if db == nil {
-		return errors.New("gormstore: AutoMigrate: nil *gorm.DB")
-	}
-	if dialect.Of(db) == dialect.SQLite {
-		if err := migrateSQLite(ctx, db); err != nil {
-			return fmt.Errorf("gormstore: AutoMigrate: %w", err)
-		}
-		return nil
-	}
-	err := db.WithContext(ctx).Session(&gorm.Session{NewDB: true}).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
-				return fmt.Errorf("lock: %w", err)
-			}
-		}
-		return createAll(tx)
-		// Read committed, whatever the server's default: a node that waited
-		// for the lock must see the tables the holder created, and a
-		// snapshot taken at the lock statement (repeatable read) would not.
-		// Inside a caller's transaction GORM uses a savepoint, and the
-		// caller's isolation applies.
-	}, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	if err != nil {
+	if err := migrate.Run(ctx, db); err != nil {
 		return fmt.Errorf("gormstore: AutoMigrate: %w", err)
-	}
-	return nil
-}
-
-// migrateSQLite is AutoMigrate on SQLite. A deferred transaction would
-// read the schema under a shared lock and then fail with SQLITE_BUSY when
-// it upgrades to write while another process does the same; BEGIN
-// IMMEDIATE waits (for the connection's busy_timeout) instead. database/sql
-// has no way to ask for it, so the transaction is run by hand on one
-// pinned connection. Inside a caller's transaction the caller's locking
-// applies.
-func migrateSQLite(ctx context.Context, db *gorm.DB) error {
-	db = db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
-	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
-		return createAll(db)
-	}
-	return db.Connection(func(conn *gorm.DB) error {
-		if err := conn.Exec("BEGIN IMMEDIATE").Error; err != nil {
-			return fmt.Errorf("lock: %w", err)
-		}
-		err := createAll(conn)
-		if err == nil {
-			if err = conn.Exec("COMMIT").Error; err == nil {
-				return nil
-			}
-			err = fmt.Errorf("commit: %w", err)
-		}
-		// A failed rollback leaves the transaction open on a connection
-		// that goes back to the pool: close it instead.
-		if rbErr := conn.Exec("ROLLBACK").Error; rbErr != nil {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr), discardConn(conn))
-		}
-		return err
-	})
-}
-
-// discardConn marks conn's connection bad, so that the pool closes it
-// instead of reusing it.
-func discardConn(conn *gorm.DB) error {
-	c, ok := conn.Statement.ConnPool.(*sql.Conn)
-	if !ok {
-		return nil
-	}
-	return c.Raw(func(any) error { return driver.ErrBadConn })
-}
-
-// createAll creates what is missing of every model's table.
-func createAll(tx *gorm.DB) error {
-	for _, model := range models.All() {
-		if err := createMissing(tx, model); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// createMissing creates model's table, with its indexes, or the indexes the
-// table lacks. GORM's own AutoMigrate would also alter columns whose type
-// differs, which would rewrite attesto_phoenix's tables.
-func createMissing(tx *gorm.DB, model any) error {
-	m := tx.Migrator()
-	if !m.HasTable(model) {
-		if err := m.CreateTable(model); err != nil {
-			return fmt.Errorf("create table for %T: %w", model, err)
-		}
-		return nil
-	}
-	stmt := &gorm.Statement{DB: tx}
-	if err := stmt.Parse(model); err != nil {
-		return fmt.Errorf("parse %T: %w", model, err)
-	}
-	for _, idx := range stmt.Schema.ParseIndexes() {
-		if m.HasIndex(model, idx.Name) {
-			continue
-		}
-		if err := m.CreateIndex(model, idx.Name); err != nil {
-			return fmt.Errorf("create index %s: %w", idx.Name, err)
-		}
 	}
 	return nil
 }
