@@ -84,11 +84,12 @@ func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, fr
 }
 
 // sweepTable deletes t's rows that expired before now, batch by batch,
-// each batch its own autocommit statement so that it holds its row locks
-// for one batch only. It stops at the first short batch (nothing more to
-// delete, or the rest is locked by someone else and is the next pass's),
-// at the first error, or when ctx ends.
-func (s *Sweeper) sweepTable(ctx context.Context, db *gorm.DB, t Table, now time.Time) TableResult {
+// each batch its own autocommit statement, run in stmt, so that it holds
+// its row locks for one batch only. It stops at the first short batch
+// (nothing more to delete, or the rest is locked by someone else and is
+// the next pass's), at the first error, or, before the next batch, when
+// ctx ends.
+func (s *Sweeper) sweepTable(ctx, stmt context.Context, db *gorm.DB, t Table, now time.Time) TableResult {
 	start := time.Now()
 	r := TableResult{Table: t.Name}
 	// The zero time, year 1, is before any expiry a store writes.
@@ -98,9 +99,9 @@ func (s *Sweeper) sweepTable(ctx context.Context, db *gorm.DB, t Table, now time
 			r.Err = fmt.Errorf("sweeper: sweep %q: %w", t.Name, context.Cause(ctx))
 			break
 		}
-		b, err := s.deleteBatch(ctx, db, t, now, from)
+		b, err := s.deleteBatch(stmt, db, t, now, from)
 		if err != nil {
-			r.Err = tableError(ctx, t.Name, err)
+			r.Err = tableError(stmt, t.Name, err)
 			break
 		}
 		r.Batches++

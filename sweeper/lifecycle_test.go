@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"gorm.io/gorm"
+
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/sweeper"
 )
@@ -205,16 +207,111 @@ func TestStopInTheMiddleOfALargeSweep(t *testing.T) {
 		t.Errorf("canceled pass: err %v, deleted %v; want context.Canceled after some rows", canceled.Err, canceled.Deleted())
 	}
 	t.Logf("Stop took %v with %d of %d rows left", took, left, rows)
-	// The batch in flight was cut off on the client; the server may
-	// still finish it, but nothing may start after it.
+	// Stop waited for the batch in flight: nothing runs after it returns.
 	time.Sleep(500 * time.Millisecond)
-	settled := testdb.Count(t, db, cimd)
-	if left-settled > 20 {
-		t.Errorf("rows went from %d to %d after Stop returned: more than the batch in flight", left, settled)
+	if n := testdb.Count(t, db, cimd); n != left {
+		t.Errorf("rows went from %d to %d after Stop returned", left, n)
 	}
-	time.Sleep(300 * time.Millisecond)
-	if n := testdb.Count(t, db, cimd); n != settled {
-		t.Errorf("rows went from %d to %d long after Stop returned", settled, n)
+	if sum := canceled.Deleted()[cimd]; sum != rows-left {
+		t.Errorf("the canceled pass reports %d rows deleted, the table lost %d", sum, rows-left)
+	}
+}
+
+// A batch statement waiting on the server when Stop is called (here for a
+// table lock another transaction holds) runs to its end: Stop returns
+// once it has, and no batch starts after it. A Stop whose ctx ends first
+// cancels the statement instead.
+func TestStopWaitsForTheBatchInFlight(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		// stopFor bounds Stop; the blocker lets go after releaseAfter.
+		stopFor, releaseAfter time.Duration
+		wantErr               bool
+		wantDeleted           int64
+	}{
+		{"the batch finishes", 20 * time.Second, 300 * time.Millisecond, false, 10},
+		{"Stop gives up and cancels it", 300 * time.Millisecond, 20 * time.Second, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const rows = 100
+			db := testdb.New(t)
+			seed(t, db, cimdTable(false), "https://expired.example/", rows, epoch.Add(-48*time.Hour), time.Second)
+			reports := newResults()
+			s := mustNew(t, db, sweeper.Config{Interval: 10 * time.Millisecond, BatchSize: 10, OnSweep: reports.onSweep})
+
+			// The blocker's lock conflicts with DELETE's, so the first
+			// batch waits for it on the server.
+			blocker := db.Begin()
+			if err := blocker.Exec(`LOCK TABLE ` + cimd + ` IN SHARE MODE`).Error; err != nil {
+				t.Fatal(err)
+			}
+			released := false
+			release := func() {
+				if !released {
+					released = true
+					blocker.Rollback()
+				}
+			}
+			defer release()
+			if err := s.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			waitForBlockedDelete(t, db)
+
+			stopped := make(chan error, 1)
+			ctx, cancel := context.WithTimeout(context.Background(), tc.stopFor)
+			defer cancel()
+			start := time.Now()
+			go func() { stopped <- s.Stop(ctx) }()
+			var err error
+			select {
+			case err = <-stopped:
+			case <-time.After(tc.releaseAfter):
+				release()
+				err = <-stopped
+			}
+			took := time.Since(start)
+			release()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Stop = %v after %v, want an error: %v", err, took, tc.wantErr)
+			}
+			if !tc.wantErr && took < tc.releaseAfter {
+				t.Errorf("Stop returned after %v, before the blocked batch could finish (%v)", took, tc.releaseAfter)
+			}
+			// Stop returned: no statement of the sweeper's is left, and no
+			// batch starts.
+			time.Sleep(300 * time.Millisecond)
+			if n := testdb.Count(t, db, cimd); n != rows-tc.wantDeleted {
+				t.Errorf("%d rows left after Stop, want %d: the batch in flight and nothing after it", n, rows-tc.wantDeleted)
+			}
+			r := reports.next(t, time.Second)
+			if r.Outcome != sweeper.OutcomeCanceled || r.Deleted()[cimd] != tc.wantDeleted {
+				t.Errorf("pass reported %v with %v deleted, want canceled with %d", r.Outcome, r.Deleted(), tc.wantDeleted)
+			}
+		})
+	}
+}
+
+// waitForBlockedDelete waits until a statement waits for a lock on the
+// test's CIMD table on the server.
+func waitForBlockedDelete(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int64
+		err := db.Raw(`SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass(?)`, cimd).Scan(&n).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sweeper DELETE waited for the lock within 10s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -32,6 +32,9 @@ type Sweeper struct {
 	stopped bool
 	cancel  context.CancelFunc // non-nil once started
 	done    chan struct{}      // closed when the loop has returned
+	// abort cuts off the loop's statement in flight: Stop calls it when
+	// its ctx ends before the loop has returned.
+	abort context.CancelFunc
 }
 
 // New returns a Sweeper on db, which must be a connection pool, not a
@@ -70,8 +73,10 @@ func session(db *gorm.DB) *gorm.DB {
 
 // Start runs the loop until Stop or until ctx ends: a pass every Interval,
 // jittered, the first one at a random point within the first Interval.
-// ctx should live as long as the service, not a request. A second Start
-// is ErrStarted, a Start after Stop ErrStopped; neither starts a loop.
+// ctx should live as long as the service, not a request; when it ends, the
+// loop ends as it does on Stop, the batch in flight finishing within the
+// pass's Timeout. A second Start is ErrStarted, a Start after Stop
+// ErrStopped; neither starts a loop.
 func (s *Sweeper) Start(ctx context.Context) error {
 	if s == nil || s.db == nil {
 		return fmt.Errorf("sweeper: start: %w", ErrNoDB)
@@ -84,23 +89,30 @@ func (s *Sweeper) Start(ctx context.Context) error {
 	case s.cancel != nil:
 		return fmt.Errorf("sweeper: start: %w", ErrStarted)
 	}
+	// The statements' context outlives the loop's, so that a pass can
+	// finish the batch it is running when the loop is told to stop.
+	abort, abortFn := context.WithCancel(context.WithoutCancel(ctx))
 	ctx, s.cancel = context.WithCancel(ctx)
+	s.abort = abortFn
 	s.done = make(chan struct{})
-	go s.loop(ctx, s.done)
+	go s.loop(ctx, abort, s.done)
 	return nil
 }
 
-// Stop ends the loop, cancelling a pass in progress between batches or
-// during its statement, and waits for the loop to return or for ctx to
-// end. It may be called any number of times, also before Start (the
-// Sweeper then never starts).
+// Stop ends the loop and waits for it to return. A pass in progress ends
+// between batches: the batch statement in flight runs to its end (or to
+// the pass's Timeout), so that a stopping process leaves no statement cut
+// off on the server, and no batch starts after it. If ctx ends first, Stop
+// cancels that statement and returns ctx's error without waiting further.
+// It may be called any number of times, also before Start (the Sweeper
+// then never starts).
 func (s *Sweeper) Stop(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	s.stopped = true
-	cancel, done := s.cancel, s.done
+	cancel, abort, done := s.cancel, s.abort, s.done
 	s.mu.Unlock()
 	if cancel == nil {
 		return nil
@@ -108,8 +120,10 @@ func (s *Sweeper) Stop(ctx context.Context) error {
 	cancel()
 	select {
 	case <-done:
+		abort()
 		return nil
 	case <-ctx.Done():
+		abort()
 		return fmt.Errorf("sweeper: stop: %w", context.Cause(ctx))
 	}
 }
@@ -122,11 +136,12 @@ func (s *Sweeper) SweepNow(ctx context.Context) (map[string]int64, error) {
 	if s == nil || s.db == nil {
 		return nil, fmt.Errorf("sweeper: sweep: %w", ErrNoDB)
 	}
-	r := s.run(ctx)
+	r := s.run(ctx, nil)
 	return r.Deleted(), r.Err
 }
 
-func (s *Sweeper) loop(ctx context.Context, done chan<- struct{}) {
+// loop runs the passes; abort is the context their statements run in.
+func (s *Sweeper) loop(ctx, abort context.Context, done chan<- struct{}) {
 	defer close(done)
 	timer := time.NewTimer(firstWait(s.cfg.interval))
 	defer timer.Stop()
@@ -142,16 +157,19 @@ func (s *Sweeper) loop(ctx context.Context, done chan<- struct{}) {
 		}
 		// The outcome is logged and reported by run; a failed pass is
 		// retried at the next interval like any other.
-		s.run(ctx)
+		s.run(ctx, abort)
 		timer.Reset(nextWait(s.cfg.interval, s.cfg.jitter))
 	}
 }
 
-// run is one pass, reported.
-func (s *Sweeper) run(ctx context.Context) Result {
+// run is one pass, reported. With a nil abort (SweepNow), the end of ctx
+// cancels the statement in flight; otherwise (the loop) the statements
+// run in abort, and the end of ctx only keeps the next batch from
+// starting.
+func (s *Sweeper) run(ctx, abort context.Context) Result {
 	start := time.Now()
 	r := Result{Now: s.cfg.now().UTC()}
-	r.Tables, r.Err = s.sweep(ctx, r.Now)
+	r.Tables, r.Err = s.sweep(ctx, abort, r.Now)
 	r.Duration = time.Since(start)
 	switch {
 	case r.Err == nil:
@@ -171,13 +189,23 @@ func (s *Sweeper) run(ctx context.Context) Result {
 // sweep deletes what expired before now in every table, under the lock.
 // A table that fails does not keep the others from being swept; only the
 // end of ctx stops the pass.
-func (s *Sweeper) sweep(ctx context.Context, now time.Time) ([]TableResult, error) {
+func (s *Sweeper) sweep(ctx, abort context.Context, now time.Time) ([]TableResult, error) {
 	if !s.busy.TryLock() {
 		return nil, fmt.Errorf("sweeper: sweep: %w: this sweeper's previous pass is still running", ErrLocked)
 	}
 	defer s.busy.Unlock()
 	ctx, cancel := context.WithTimeoutCause(ctx, s.cfg.timeout, ErrTimeout)
 	defer cancel()
+	// stmt is the statements' context: ctx itself, or, in the loop, one
+	// with the pass's deadline that only abort cancels.
+	stmt := ctx
+	if abort != nil {
+		deadline, _ := ctx.Deadline()
+		var cancelStmt context.CancelFunc
+		stmt, cancelStmt = context.WithDeadlineCause(context.WithoutCancel(ctx), deadline, ErrTimeout)
+		defer cancelStmt()
+		defer context.AfterFunc(abort, cancelStmt)()
+	}
 
 	db := s.db
 	if s.pool != nil {
@@ -186,16 +214,16 @@ func (s *Sweeper) sweep(ctx context.Context, now time.Time) ([]TableResult, erro
 			return nil, err
 		}
 		defer s.unlock(ctx, lock)
-		db = lock.session(ctx, s.db)
+		db = lock.session(stmt, s.db)
 	}
 	results := make([]TableResult, 0, len(s.cfg.tables))
 	var errs []error
 	for _, t := range s.cfg.tables {
-		r := s.sweepTable(ctx, db, t, now)
+		r := s.sweepTable(ctx, stmt, db, t, now)
 		results = append(results, r)
 		if r.Err != nil {
 			errs = append(errs, r.Err)
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || stmt.Err() != nil {
 				break
 			}
 		}
