@@ -191,7 +191,9 @@ func (r *recorder) batches(table string) []statement {
 	defer r.mu.Unlock()
 	var out []statement
 	for _, s := range r.stmts {
-		if strings.Contains(s.sql, "DELETE FROM "+quote(table)+" ") {
+		// PostgreSQL's dialect quotes with double quotes, SQLite's with
+		// backticks.
+		if strings.Contains(s.sql, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.sql, "DELETE FROM `"+table+"` ") {
 			out = append(out, s)
 		}
 	}
