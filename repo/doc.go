@@ -1,7 +1,8 @@
 // Package repo is the cluster-shared state of an OAuth 2 authorization
 // server: a cache of validated Client ID Metadata Documents and a store of
-// Pushed Authorization Requests, each kept in PostgreSQL through GORM (and
-// in memory, for tests and single-node development).
+// Pushed Authorization Requests, each kept in PostgreSQL through GORM (or
+// in SQLite, and in memory, for a single node, development and tests). The
+// GORM stores refuse other databases (ErrUnsupportedDialect).
 //
 // Every operation is one SQL statement on the caller's *gorm.DB, which may
 // be a transaction: Get, Fetch and Take read only rows whose expires_at is

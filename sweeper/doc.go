@@ -23,6 +23,12 @@
 //
 // On PostgreSQL a pass first takes a session-level advisory lock, without
 // waiting; a node that does not get it skips the pass (ErrLocked), so one
-// node sweeps at a time however many run the loop. Other dialects sweep
-// without a lock, with a portable statement.
+// node sweeps at a time however many run the loop. Other dialects (SQLite)
+// sweep without a lock, with a portable statement:
+//
+//	DELETE FROM t WHERE key IN (
+//	    SELECT key FROM t WHERE expires_at < $now ORDER BY expires_at LIMIT $batch)
+//	  AND expires_at < $now
+//
+// Stop ends the loop between batches: the statement in flight finishes.
 package sweeper
