@@ -8,10 +8,12 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
@@ -414,5 +416,31 @@ func TestAutoMigrateInCallerTransaction(t *testing.T) {
 	}
 	if got := relations(t, db, schema); len(got) != 0 {
 		t.Errorf("after the rollback the schema holds %q, want nothing", got)
+	}
+}
+
+// mysqlNamed is PostgreSQL's dialector under MySQL's name.
+type mysqlNamed struct{ gorm.Dialector }
+
+func (mysqlNamed) Name() string { return "mysql" }
+
+// A database the stores have no statements for gets no tables either.
+func TestAutoMigrateRefusesOtherDatabases(t *testing.T) {
+	t.Parallel()
+	schema := testdb.Schema(t)
+	pool, err := testdb.Open(t, schema, 2).DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := gorm.Open(mysqlNamed{postgres.New(postgres.Config{Conn: pool})}, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = gormstore.AutoMigrate(context.Background(), db)
+	if err == nil || !strings.Contains(err.Error(), `unsupported database "mysql"`) {
+		t.Errorf("AutoMigrate on mysql = %v, want an unsupported database error", err)
+	}
+	if got := relations(t, testdb.Open(t, schema, 1), schema); len(got) != 0 {
+		t.Errorf("AutoMigrate on an unsupported database created %q", got)
 	}
 }

@@ -3,9 +3,11 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
 	"github.com/attesto/gormstore/internal/testdb"
@@ -19,6 +21,34 @@ func TestConstructorsRefuseNilDB(t *testing.T) {
 	}
 	if s, err := repo.NewGormPARStore(nil, nil); !errors.Is(err, repo.ErrNoDB) || s != nil {
 		t.Errorf("NewGormPARStore(nil) = %v, %v; want nil, ErrNoDB", s, err)
+	}
+}
+
+// mysqlNamed is PostgreSQL's dialector under MySQL's name: a database the
+// stores have no statements for.
+type mysqlNamed struct{ gorm.Dialector }
+
+func (mysqlNamed) Name() string { return "mysql" }
+
+// On a database they have no statements for, the constructors fail rather
+// than hand back a store whose every call would fail.
+func TestConstructorsRefuseOtherDatabases(t *testing.T) {
+	t.Parallel()
+	pool, err := testdb.New(t).DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := gorm.Open(mysqlNamed{postgres.New(postgres.Config{Conn: pool})}, &gorm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := repo.NewGormClientIDMetadataCache(db, nil); !errors.Is(err, repo.ErrUnsupportedDialect) || c != nil {
+		t.Errorf("NewGormClientIDMetadataCache(mysql) = %v, %v; want nil, ErrUnsupportedDialect", c, err)
+	}
+	if s, err := repo.NewGormPARStore(db, nil); !errors.Is(err, repo.ErrUnsupportedDialect) || s != nil {
+		t.Errorf("NewGormPARStore(mysql) = %v, %v; want nil, ErrUnsupportedDialect", s, err)
+	} else if !strings.Contains(err.Error(), `"mysql"`) {
+		t.Errorf("the error %q does not name the database", err)
 	}
 }
 
