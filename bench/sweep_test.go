@@ -18,7 +18,7 @@ import (
 
 var (
 	sweepRows     = flag.Int("sweep.rows", 1_000_000, "expired rows BenchmarkSweep reclaims")
-	sweepIdle     = flag.Duration("sweep.idle", 3*time.Second, "how long BenchmarkSweep measures Get latency before the sweep")
+	sweepIdle     = flag.Duration("sweep.idle", 10*time.Second, "how long BenchmarkSweep measures Get latency before the sweep")
 	sweepEvery    = flag.Duration("sweep.every", 2*time.Millisecond, "the pace of each BenchmarkSweep reader: one Get per interval")
 	sweepPutEvery = flag.Duration("sweep.put-every", 20*time.Millisecond, "the pace of BenchmarkSweep's writer: one Put of an expired document per interval")
 	sweepTry      = flag.String("sweep.try", "", "more sweeper batch sizes for BenchmarkSweep to run, separated by commas (250,500)")

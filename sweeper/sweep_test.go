@@ -210,7 +210,7 @@ func TestBatchesAreBounded(t *testing.T) {
 	}{
 		{"35 rows by 10", 10, 35, time.Millisecond, []int64{10, 10, 10, 5}},
 		{"exact multiple ends with an empty batch", 10, 30, time.Millisecond, []int64{10, 10, 10, 0}},
-		{"default batch size", 0, 250, time.Millisecond, []int64{100, 100, 50}},
+		{"default batch size", 0, 125, time.Millisecond, []int64{50, 50, 25}},
 		{"one expiry for all rows", 10, 25, 0, []int64{10, 10, 5}},
 	}
 	for _, tc := range cases {
