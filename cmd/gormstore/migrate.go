@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+
+	"github.com/attesto/gormstore/internal/dialect"
+	"github.com/attesto/gormstore/internal/migrate"
+)
+
+func (c *cli) migrate(ctx context.Context, args []string) error {
+	flags := newFlagSet("migrate", "[--dsn DSN] [--print]",
+		`Creates the stores' tables and their indexes where they are missing, as the
+library's AutoMigrate does: it never alters or drops anything, so it is safe to
+run again, and on PostgreSQL concurrent runs wait for each other.
+
+--print writes the SQL of the DSN's database instead (the up migration, for
+golang-migrate, Atlas or goose), without connecting.
+`)
+	printSQL := flags.Bool("print", false, "print the schema's SQL for the database's dialect instead of running it")
+	if err := flags.parse(c.stdout, args); err != nil {
+		return err
+	}
+	t, err := c.target(*flags.dsn)
+	if err != nil {
+		return err
+	}
+	if *printSQL {
+		return c.printSchema(t)
+	}
+
+	ctx, stop := c.interruptible(ctx)
+	defer stop()
+	db, err := open(ctx, t, mayCreate, 2)
+	if err != nil {
+		return err
+	}
+	defer closeDB(db)
+	before, err := missingTables(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := migrate.Run(ctx, db); err != nil {
+		return fmt.Errorf("%s: %w", t, err)
+	}
+	var rows [][]string
+	for _, name := range tables {
+		state := "present"
+		if slices.Contains(before, name) {
+			state = "created"
+		}
+		rows = append(rows, []string{name, state})
+	}
+	writeTable(c.stdout, rows)
+	fmt.Fprintf(c.stdout, "schema up to date in %s\n", t)
+	return nil
+}
+
+// printSchema writes the up migration of t's dialect.
+func (c *cli) printSchema(t target) error {
+	files := migrate.SQLite
+	if t.kind == dialect.Postgres {
+		files = migrate.Postgres
+	}
+	sql, err := fs.ReadFile(files, migrate.UpFile)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", migrate.UpFile, err)
+	}
+	_, err = c.stdout.Write(sql)
+	return err
+}

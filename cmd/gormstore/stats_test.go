@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/attesto/gormstore/models"
+)
+
+func TestStats(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, dsn string, db *gorm.DB) {
+		inv := newInvocation(t)
+		inv.mustRun(t, "migrate", "--dsn", dsn)
+		oldestCIMD, oldestPAR := seed(t, db, rowCounts{liveCIMD: 7, expiredCIMD: 5, livePAR: 3, expiredPAR: 4})
+		postgres := strings.HasPrefix(dsn, "postgres://")
+
+		r := inv.mustRun(t, "stats", "--dsn", dsn, "--json")
+		var got statsReport
+		dec := json.NewDecoder(strings.NewReader(r.stdout))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&got); err != nil || dec.More() {
+			t.Fatalf("stdout is not one stats object (%v):\n%s", err, r.stdout)
+		}
+		want := []struct {
+			live, expired int64
+			oldest        time.Time
+		}{{7, 5, oldestCIMD}, {3, 4, oldestPAR}}
+		if len(got.Tables) != 2 {
+			t.Fatalf("%d tables, want 2: %+v", len(got.Tables), got)
+		}
+		for i, tt := range want {
+			s := got.Tables[i]
+			if s.Table != tables[i] || s.Live != tt.live || s.Expired != tt.expired {
+				t.Errorf("%s: live %d expired %d, want %s: %d and %d", s.Table, s.Live, s.Expired, tables[i], tt.live, tt.expired)
+			}
+			if s.OldestExpiry == nil || !s.OldestExpiry.Equal(tt.oldest) {
+				t.Errorf("%s: oldest expiry %v, want %v", s.Table, s.OldestExpiry, tt.oldest)
+			}
+			if postgres {
+				if s.TableBytes == nil || *s.TableBytes <= 0 || s.IndexBytes == nil || *s.IndexBytes <= 0 {
+					t.Errorf("%s: sizes %v and %v, want both known and positive", s.Table, s.TableBytes, s.IndexBytes)
+				}
+			} else if s.TableBytes != nil || s.IndexBytes != nil {
+				t.Errorf("%s: sizes %v and %v on a SQLite without dbstat, want unknown", s.Table, s.TableBytes, s.IndexBytes)
+			}
+		}
+		switch {
+		case postgres && (got.Dialect != "postgres" || got.FileBytes != nil):
+			t.Errorf("dialect %q, file size %v; want postgres and none", got.Dialect, got.FileBytes)
+		case !postgres && (got.Dialect != "sqlite" || got.Database != dsn || got.FileBytes == nil || *got.FileBytes <= 0):
+			t.Errorf("dialect %q, database %q, file size %v; want sqlite, %s and a size", got.Dialect, got.Database, got.FileBytes, dsn)
+		}
+		if d := time.Since(got.Now); d < 0 || d > time.Minute {
+			t.Errorf("now is %v, %v from the test's clock", got.Now, d)
+		}
+
+		// The table for people: the same numbers, the oldest expiry with
+		// how long ago it was.
+		r = inv.mustRun(t, "stats", "--dsn", dsn)
+		for i, tt := range want {
+			f := tableLine(t, r.stdout, tables[i])
+			if f[1] != strconv.FormatInt(tt.live, 10) || f[2] != strconv.FormatInt(tt.expired, 10) || f[3] != tt.oldest.Format(time.RFC3339) || !strings.Contains(r.stdout, "ago)") {
+				t.Errorf("line %q, want %d live, %d expired, oldest %s", f, tt.live, tt.expired, tt.oldest.Format(time.RFC3339))
+			}
+		}
+		if !postgres && !strings.Contains(r.stdout, "database file:") {
+			t.Errorf("no database file size:\n%s", r.stdout)
+		}
+
+		// Stats only reads.
+		var n int64
+		if err := db.Model(&models.PushedAuthorizationRequest{}).Count(&n).Error; err != nil || n != 7 {
+			t.Errorf("%d requests after stats (%v), want the 7 seeded", n, err)
+		}
+	})
+}
+
+// TestStatsEmpty: empty tables have no oldest expiry.
+func TestStatsEmpty(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, dsn string, _ *gorm.DB) {
+		inv := newInvocation(t)
+		inv.mustRun(t, "migrate", "--dsn", dsn)
+		r := inv.mustRun(t, "stats", "--dsn", dsn)
+		for _, table := range tables {
+			if f := tableLine(t, r.stdout, table); f[1] != "0" || f[2] != "0" || f[3] != "-" {
+				t.Errorf("line %q, want 0 live, 0 expired, no oldest expiry", f)
+			}
+		}
+	})
+}
