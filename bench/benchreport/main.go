@@ -37,6 +37,8 @@ import (
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/attesto/gormstore/sweeper"
 )
 
 // results maps a benchmark name (without the -GOMAXPROCS suffix) to its
@@ -245,7 +247,7 @@ func (rp *report) targets() {
 	s, ok = rp.scale.get("BenchmarkScale/op=cimd-get", "sql-rows=1M/sql-rows=1k")
 	rp.printf("| (context) the same, for the statement by hand over database/sql | %s | | | |\n", ratio(s, ok))
 	s, ok = rp.sweep.get("BenchmarkSweep/method=sweeper", "p99-sweep/idle")
-	rp.target("Get p99 during a 1M-row sweep / idle: sweeper, default BatchSize (100)", s, ok, stat{}, false, 3.00)
+	rp.target(fmt.Sprintf("Get p99 during a 1M-row sweep / idle: sweeper, default BatchSize (%d)", sweeper.DefaultBatchSize), s, ok, stat{}, false, 3.00)
 	s, ok = rp.sweep.get("BenchmarkSweep/method=sweeper-batch-1000", "p99-sweep/idle")
 	rp.printf("| (contrast) the same, sweeper with BatchSize 1000 | %s | | | |\n", ratio(s, ok))
 	s, ok = rp.sweep.get("BenchmarkSweep/method=unbatched-delete", "p99-sweep/idle")
