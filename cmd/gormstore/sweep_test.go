@@ -108,7 +108,7 @@ func TestSweepEveryBatchInFlight(t *testing.T) {
 				s := inv.start(t, "sweep", "--dsn", dsn, "--every", "100ms", "--stop-timeout", tt.stopTimeout)
 				s.waitOutput(t, "stop with SIGINT", false, time.Minute)
 				// The first pass starts within 100ms and waits for the lock.
-				time.Sleep(500 * time.Millisecond)
+				waitForBlockedPass(t, db, strings.HasPrefix(dsn, "postgres://"))
 				if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
 					t.Fatal(err)
 				}
@@ -128,6 +128,32 @@ func TestSweepEveryBatchInFlight(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// waitForBlockedPass waits until the sweeper's first pass waits for the
+// test's lock. PostgreSQL shows the waiting lock; SQLite shows nothing,
+// and the pass, due within 100ms of the start, gets half a second.
+func waitForBlockedPass(t *testing.T, db *gorm.DB, postgres bool) {
+	t.Helper()
+	if !postgres {
+		time.Sleep(500 * time.Millisecond)
+		return
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var n int64
+		err := db.Raw(`SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass('attesto_client_id_metadata')`).Scan(&n).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sweeper statement waited for the lock within 20s")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

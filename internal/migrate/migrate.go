@@ -102,20 +102,21 @@ func migrateSQLite(ctx context.Context, db *gorm.DB) error {
 		// A failed rollback leaves the transaction open on a connection
 		// that goes back to the pool: close it instead.
 		if rbErr := conn.Exec("ROLLBACK").Error; rbErr != nil {
-			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr), discardConn(conn))
+			discardConn(conn)
+			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
 		}
 		return err
 	})
 }
 
 // discardConn marks conn's connection bad, so that the pool closes it
-// instead of reusing it.
-func discardConn(conn *gorm.DB) error {
-	c, ok := conn.Statement.ConnPool.(*sql.Conn)
-	if !ok {
-		return nil
+// instead of reusing it: database/sql drops a connection whose Raw
+// callback reports driver.ErrBadConn (and returns that error, which says
+// nothing more).
+func discardConn(conn *gorm.DB) {
+	if c, ok := conn.Statement.ConnPool.(*sql.Conn); ok {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
 	}
-	return c.Raw(func(any) error { return driver.ErrBadConn })
 }
 
 // createAll creates what is missing of every model's table.
