@@ -173,3 +173,18 @@ func TestAutoMigrateOnSQLiteInCallerTransaction(t *testing.T) {
 		t.Error("the table outlived the rolled-back transaction")
 	}
 }
+
+// A caller that pinned a connection (db.Connection) migrates on it.
+func TestAutoMigrateOnSQLiteOnAPinnedConnection(t *testing.T) {
+	t.Parallel()
+	db := testdb.OpenSQLite(t, sqliteFile(t))
+	err := db.Connection(func(conn *gorm.DB) error {
+		return gormstore.AutoMigrate(context.Background(), conn)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sqliteSchema(t, db); !slices.Equal(got, sqliteStoresSchema) {
+		t.Errorf("schema:\n%s", strings.Join(got, "\n"))
+	}
+}

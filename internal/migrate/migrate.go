@@ -85,28 +85,37 @@ func Run(ctx context.Context, db *gorm.DB) error {
 // applies.
 func migrateSQLite(ctx context.Context, db *gorm.DB) error {
 	db = db.WithContext(ctx).Session(&gorm.Session{NewDB: true})
-	if _, inTx := db.Statement.ConnPool.(gorm.TxCommitter); inTx {
+	switch db.Statement.ConnPool.(type) {
+	case gorm.TxCommitter:
 		return createAll(db)
+	case *sql.Conn:
+		// Already pinned (the caller's db.Connection): the transaction
+		// runs on that connection.
+		return createImmediately(db)
 	}
-	return db.Connection(func(conn *gorm.DB) error {
-		if err := conn.Exec("BEGIN IMMEDIATE").Error; err != nil {
-			return fmt.Errorf("lock: %w", err)
+	return db.Connection(createImmediately)
+}
+
+// createImmediately runs createAll in a BEGIN IMMEDIATE transaction on
+// conn, a pinned connection.
+func createImmediately(conn *gorm.DB) error {
+	if err := conn.Exec("BEGIN IMMEDIATE").Error; err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	err := createAll(conn)
+	if err == nil {
+		if err = conn.Exec("COMMIT").Error; err == nil {
+			return nil
 		}
-		err := createAll(conn)
-		if err == nil {
-			if err = conn.Exec("COMMIT").Error; err == nil {
-				return nil
-			}
-			err = fmt.Errorf("commit: %w", err)
-		}
-		// A failed rollback leaves the transaction open on a connection
-		// that goes back to the pool: close it instead.
-		if rbErr := conn.Exec("ROLLBACK").Error; rbErr != nil {
-			discardConn(conn)
-			return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
-		}
-		return err
-	})
+		err = fmt.Errorf("commit: %w", err)
+	}
+	// A failed rollback leaves the transaction open on a connection that
+	// goes back to the pool: close it instead.
+	if rbErr := conn.Exec("ROLLBACK").Error; rbErr != nil {
+		discardConn(conn)
+		return errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+	}
+	return err
 }
 
 // discardConn marks conn's connection bad, so that the pool closes it
