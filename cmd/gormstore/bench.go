@@ -250,7 +250,16 @@ run:
 	prog.clear()
 
 	if sweepErr == nil {
+		// The sweeper finishes its batch in flight; a further signal
+		// cancels it, as it cancels the workers' statements above.
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), defaultStopTimeout)
+		go func() {
+			select {
+			case <-c.signals:
+				cancel()
+			case <-stopCtx.Done():
+			}
+		}()
 		sweepErr = s.Stop(stopCtx)
 		cancel()
 	}
