@@ -228,9 +228,26 @@ if [[ ${GORMSTORE_LONG:-0} == 1 ]]; then
 		esac
 	done < <(go test -list '^Fuzz' ./...)
 	((${#targets[@]} > 0)) || die "GORMSTORE_LONG=1 but go test -list found no fuzz targets"
+	log=$(mktemp)
 	for target in "${targets[@]}"; do
 		read -r pkg name <<<"$target"
 		say "fuzzing $name in $pkg for $fuzztime"
-		go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg"
+		corpus="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name"
+		before=$(ls "$corpus" 2>/dev/null || true)
+		rc=0
+		go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg" 2>&1 | tee "$log" || rc=$?
+		((rc == 0)) && continue
+		# Go before 1.27 can fail a target with a bare "context deadline
+		# exceeded" when -fuzztime ends while a worker is mid-call
+		# (go.dev/issue/75804): no input failed, none was written. A real
+		# failure writes its input to testdata/fuzz/, and fails here.
+		after=$(ls "$corpus" 2>/dev/null || true)
+		if [[ $before == "$after" ]] && grep -qx '[[:space:]]*context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+			say "warning: $name ended with Go's fuzz-deadline race (go.dev/issue/75804), not a failing input"
+			continue
+		fi
+		rm -f "$log"
+		exit "$rc"
 	done
+	rm -f "$log"
 fi
