@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/attesto/gormstore/changesets"
+	"github.com/attesto/gormstore/internal/jsondoc"
 	"github.com/attesto/gormstore/models"
 )
 
@@ -96,7 +97,7 @@ func decodeRow(s string, err error) (map[string]any, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	m, err := decodeDocumentString(s)
+	m, err := jsondoc.DecodeString(s)
 	return m, err == nil, err
 }
 
@@ -252,6 +253,6 @@ func chainResult(res *gorm.DB, doc []byte) (map[string]any, bool, error) {
 		return nil, false, nil
 	}
 	// The library's decoder before it was tuned: encoding/json.
-	m, err := decodeStandard(doc)
+	m, err := jsondoc.DecodeStandard(doc)
 	return m, err == nil, err
 }

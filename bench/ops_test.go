@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/attesto/gormstore/changesets"
+	"github.com/attesto/gormstore/internal/jsondoc"
 )
 
 // Seeding statements: n rows keyed prefix || i for i in [0, n), expiring
@@ -277,7 +278,7 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("op=decode-cimd/impl=gormstore", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeDocument(d.cimdJSON); err != nil {
+			if _, err := jsondoc.Decode(d.cimdJSON); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -285,7 +286,7 @@ func BenchmarkCodec(b *testing.B) {
 	b.Run("op=decode-cimd/impl=encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeStandard(d.cimdJSON); err != nil {
+			if _, err := jsondoc.DecodeStandard(d.cimdJSON); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/attesto/gormstore/changesets"
+	"github.com/attesto/gormstore/internal/jsondoc"
 )
 
 // MemoryClientIDMetadataCache is a ClientIDMetadataCache in this process's
@@ -110,7 +111,7 @@ func (e memoryEntry) read(op string, ok bool, now time.Time) (map[string]any, bo
 	if !ok || !e.expiresAt.After(now) {
 		return nil, false, nil
 	}
-	doc, err := decodeDocument(e.doc)
+	doc, err := jsondoc.Decode(e.doc)
 	if err != nil {
 		return nil, false, fmt.Errorf("gormstore: %s: %w", op, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"gorm.io/gorm"
+
+	"github.com/attesto/gormstore/internal/jsondoc"
 )
 
 // The stores' statements, written out once, as the database receives them
@@ -89,7 +91,7 @@ func readDocument(ctx context.Context, tx *gorm.DB, op, keyField string) (map[st
 		}
 		return nil, false, dbError(op, keyField, err)
 	}
-	m, err := decodeDocumentString(doc)
+	m, err := jsondoc.DecodeString(doc)
 	if err != nil {
 		return nil, false, fmt.Errorf("gormstore: %s: %w", op, err)
 	}

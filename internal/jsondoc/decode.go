@@ -1,4 +1,8 @@
-package repo
+// Package jsondoc decodes the JSON documents the stores read back: one
+// pass over the text, numbers kept exact, and encoding/json's answer for
+// anything else. The stores use it, and so does the benchmarks' pgx
+// baseline, so that both pay for the same decoding.
+package jsondoc
 
 import (
 	"bytes"
@@ -11,7 +15,7 @@ import (
 	"unicode/utf8"
 )
 
-// decodeDocument reads a stored JSON object back, keeping every number
+// Decode reads a stored JSON object back, keeping every number
 // exact as a json.Number: float64 would round 2^53+1.
 //
 // The result is exactly what encoding/json's Decoder with UseNumber gives
@@ -21,22 +25,22 @@ import (
 // each string and map entry on the way; anything that parser does not
 // accept, valid or not, goes to encoding/json, so errors and edge cases
 // (invalid UTF-8, lone surrogates, extreme nesting) are encoding/json's.
-func decodeDocument(b []byte) (map[string]any, error) {
-	return decodeDocumentString(string(b))
+func Decode(b []byte) (map[string]any, error) {
+	return DecodeString(string(b))
 }
 
-// decodeDocumentString is decodeDocument of text already copied out of
+// DecodeString is Decode of text already copied out of
 // the driver's buffer; every string without escapes in the result is a
 // substring of s.
-func decodeDocumentString(s string) (map[string]any, error) {
+func DecodeString(s string) (map[string]any, error) {
 	if doc, ok := parseObject(s); ok {
 		return doc, nil
 	}
-	return decodeStandard([]byte(s))
+	return DecodeStandard([]byte(s))
 }
 
-// decodeStandard is decodeDocument by encoding/json alone.
-func decodeStandard(b []byte) (map[string]any, error) {
+// DecodeStandard is Decode by encoding/json alone.
+func DecodeStandard(b []byte) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var doc map[string]any

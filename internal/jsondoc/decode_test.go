@@ -1,4 +1,4 @@
-package repo
+package jsondoc
 
 import (
 	"os"
@@ -60,11 +60,11 @@ var decodeCases = []string{
 	strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000),
 }
 
-// checkDecode fails t unless decodeDocument and encoding/json agree on in.
+// checkDecode fails t unless Decode and encoding/json agree on in.
 func checkDecode(t *testing.T, in string) {
 	t.Helper()
-	got, gotErr := decodeDocument([]byte(in))
-	want, wantErr := decodeStandard([]byte(in))
+	got, gotErr := Decode([]byte(in))
+	want, wantErr := DecodeStandard([]byte(in))
 	if (gotErr == nil) != (wantErr == nil) {
 		t.Fatalf("decode %.80q: error %v, encoding/json's %v", in, gotErr, wantErr)
 	}
@@ -81,7 +81,7 @@ func TestDecodeDocumentIsEncodingJSONs(t *testing.T) {
 	for _, in := range decodeCases {
 		checkDecode(t, in)
 	}
-	paths, err := filepath.Glob(filepath.Join("..", "testdata", "*", "*.json"))
+	paths, err := filepath.Glob(filepath.Join("..", "..", "testdata", "*", "*.json"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no testdata documents (%v)", err)
 	}
@@ -101,7 +101,7 @@ func FuzzDecodeDocument(f *testing.F) {
 	for _, in := range decodeCases {
 		f.Add(in)
 	}
-	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*.json"))
+	paths, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "*", "*.json"))
 	for _, p := range paths {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(string(b))
@@ -113,14 +113,14 @@ func FuzzDecodeDocument(f *testing.F) {
 }
 
 func BenchmarkDecodeDocument(b *testing.B) {
-	doc, err := os.ReadFile(filepath.Join("..", "testdata", "cimd", "web-app.json"))
+	doc, err := os.ReadFile(filepath.Join("..", "..", "testdata", "cimd", "web-app.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Run("impl=gormstore", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeDocument(doc); err != nil {
+			if _, err := Decode(doc); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -128,7 +128,7 @@ func BenchmarkDecodeDocument(b *testing.B) {
 	b.Run("impl=encoding-json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeStandard(doc); err != nil {
+			if _, err := DecodeStandard(doc); err != nil {
 				b.Fatal(err)
 			}
 		}
