@@ -27,38 +27,16 @@ import (
 // only while they agree on it, so a change must fail a test.
 const migrateLockKey int64 = 0x401249bc6fbae74c
 
-// sqlRecorder is a GORM logger that keeps the SQL of every statement run
-// through it.
-type sqlRecorder struct {
-	mu  sync.Mutex
-	sql []string
-}
-
-func (r *sqlRecorder) LogMode(logger.LogLevel) logger.Interface { return r }
-func (r *sqlRecorder) Info(context.Context, string, ...any)     {}
-func (r *sqlRecorder) Warn(context.Context, string, ...any)     {}
-func (r *sqlRecorder) Error(context.Context, string, ...any)    {}
-
-func (r *sqlRecorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), _ error) {
-	sql, _ := fc()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.sql = append(r.sql, sql)
-}
-
-func (r *sqlRecorder) statements() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.sql)
-}
-
 // recordedAutoMigrate runs AutoMigrate on db and returns every statement
 // it ran.
 func recordedAutoMigrate(t testing.TB, db *gorm.DB) []string {
 	t.Helper()
-	rec := &sqlRecorder{}
-	autoMigrate(t, db.Session(&gorm.Session{Logger: rec}))
-	stmts := rec.statements()
+	rec := &testdb.Recorder{}
+	autoMigrate(t, rec.On(db))
+	var stmts []string
+	for _, s := range rec.Statements() {
+		stmts = append(stmts, s.SQL)
+	}
 	if len(stmts) == 0 {
 		t.Fatal("AutoMigrate ran no statement through the recorder")
 	}

@@ -159,50 +159,17 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// statement is one SQL statement GORM ran, as its logger saw it.
-type statement struct {
-	sql  string
-	rows int64
-	err  error
-}
-
-// recorder is a GORM logger that keeps every statement: an observer of
-// what reached the database that does not rely on the sweeper's own
-// counts.
-type recorder struct {
-	mu    sync.Mutex
-	stmts []statement
-}
-
-func (r *recorder) LogMode(logger.LogLevel) logger.Interface { return r }
-func (r *recorder) Info(context.Context, string, ...any)     {}
-func (r *recorder) Warn(context.Context, string, ...any)     {}
-func (r *recorder) Error(context.Context, string, ...any)    {}
-func (r *recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int64), err error) {
-	sql, rows := fc()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stmts = append(r.stmts, statement{sql: sql, rows: rows, err: err})
-}
-
-// batches returns the batch statements run on table so far.
-func (r *recorder) batches(table string) []statement {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []statement
-	for _, s := range r.stmts {
+// batches returns the batch statements rec saw run on table.
+func batches(rec *testdb.Recorder, table string) []testdb.Statement {
+	var out []testdb.Statement
+	for _, s := range rec.Statements() {
 		// PostgreSQL's dialect quotes with double quotes, SQLite's with
 		// backticks.
-		if strings.Contains(s.sql, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.sql, "DELETE FROM `"+table+"` ") {
+		if strings.Contains(s.SQL, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.SQL, "DELETE FROM `"+table+"` ") {
 			out = append(out, s)
 		}
 	}
 	return out
-}
-
-// recorded returns db with r as its GORM logger.
-func recorded(db *gorm.DB, r *recorder) *gorm.DB {
-	return db.Session(&gorm.Session{Logger: r})
 }
 
 // results collects what OnSweep reports.

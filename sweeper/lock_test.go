@@ -99,14 +99,14 @@ func TestHeldLockSkipsThePass(t *testing.T) {
 	}
 
 	// Without advisory locks, the other dialects sweep regardless.
-	rec := &recorder{}
-	other := mustNew(t, recorded(openOtherDialect(t, db), rec), sweeper.Config{LockKey: key})
+	rec := &testdb.Recorder{}
+	other := mustNew(t, rec.On(openOtherDialect(t, db)), sweeper.Config{LockKey: key})
 	if got, err := other.SweepNow(ctx); err != nil || got[cimd] != 5 {
 		t.Fatalf("SweepNow on another dialect = %v, %v; want 5 deleted without the lock", got, err)
 	}
-	for _, st := range rec.batches(cimd) {
-		if strings.Contains(st.sql, "SKIP LOCKED") || strings.Contains(st.sql, "ARRAY") {
-			t.Errorf("another dialect ran PostgreSQL's statement: %s", st.sql)
+	for _, st := range batches(rec, cimd) {
+		if strings.Contains(st.SQL, "SKIP LOCKED") || strings.Contains(st.SQL, "ARRAY") {
+			t.Errorf("another dialect ran PostgreSQL's statement: %s", st.SQL)
 		}
 	}
 

@@ -61,8 +61,8 @@ func TestSweepOnSQLite(t *testing.T) {
 		}
 	}
 
-	rec := &recorder{}
-	s := mustNew(t, recorded(db, rec), sweeper.Config{
+	rec := &testdb.Recorder{}
+	s := mustNew(t, rec.On(db), sweeper.Config{
 		BatchSize: 100,
 		Now:       func() time.Time { return epoch.In(west) },
 	})
@@ -74,8 +74,8 @@ func TestSweepOnSQLite(t *testing.T) {
 		t.Errorf("SweepNow deleted %v, want %d from %s and 12 from %s", got, expired, cimd, par)
 	}
 	var perStatement []int64
-	for _, st := range rec.batches(cimd) {
-		perStatement = append(perStatement, st.rows)
+	for _, st := range batches(rec, cimd) {
+		perStatement = append(perStatement, st.Rows)
 	}
 	if want := []int64{100, 100, 50}; !slices.Equal(perStatement, want) {
 		t.Errorf("rows per DELETE on %s = %v, want %v", cimd, perStatement, want)

@@ -224,9 +224,9 @@ func TestBatchesAreBounded(t *testing.T) {
 				REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION log_batch()`)
 			seed(t, db, cimdTable(false), "https://expired.example/", tc.expired, epoch.Add(-time.Hour), tc.step)
 			seed(t, db, cimdTable(false), "https://live.example/", 5, epoch.Add(time.Millisecond), time.Millisecond)
-			rec := &recorder{}
+			rec := &testdb.Recorder{}
 			reports := newResults()
-			s := mustNew(t, recorded(db, rec), sweeper.Config{BatchSize: tc.batchSize, OnSweep: reports.onSweep,
+			s := mustNew(t, rec.On(db), sweeper.Config{BatchSize: tc.batchSize, OnSweep: reports.onSweep,
 				Tables: []sweeper.Table{{Name: cimd, Key: "url"}}})
 
 			got, err := s.SweepNow(context.Background())
@@ -240,7 +240,7 @@ func TestBatchesAreBounded(t *testing.T) {
 			if !slices.Equal(perStatement, tc.want) {
 				t.Errorf("rows per DELETE statement = %v, want %v", perStatement, tc.want)
 			}
-			if n := len(rec.batches(cimd)); n != len(tc.want) {
+			if n := len(batches(rec, cimd)); n != len(tc.want) {
 				t.Errorf("GORM ran %d batch statements, want %d", n, len(tc.want))
 			}
 			if r := reports.next(t, time.Second); r.Tables[0].Batches != len(tc.want) {
