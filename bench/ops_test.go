@@ -111,15 +111,15 @@ func runRotated(b *testing.B, prefix string, subs []sub) {
 	}
 }
 
-// cimdContenders are the stores that implement the CIMD cache's API.
-func cimdContenders(e *env) []struct {
+// named is one implementation of a store's API, by name.
+type named[S any] struct {
 	name  string
-	store cimdStore
-} {
-	return []struct {
-		name  string
-		store cimdStore
-	}{
+	store S
+}
+
+// cimdContenders are the stores that implement the CIMD cache's API.
+func cimdContenders(e *env) []named[cimdStore] {
+	return []named[cimdStore]{
 		{"gormstore", e.cache},
 		{"pgx", pgxCIMD{e.pgx}},
 		{"database-sql", sqlCIMD{e.sql}},
@@ -127,14 +127,9 @@ func cimdContenders(e *env) []struct {
 	}
 }
 
-func parContenders(e *env) []struct {
-	name  string
-	store parStore
-} {
-	return []struct {
-		name  string
-		store parStore
-	}{
+// parContenders are the stores that implement the PAR store's API.
+func parContenders(e *env) []named[parStore] {
+	return []named[parStore]{
 		{"gormstore", e.par},
 		{"pgx", pgxPAR{e.pgx}},
 		{"database-sql", sqlPAR{e.sql}},
