@@ -35,6 +35,15 @@ var inputBackends = []inputBackend{
 	{"Memory", changesets.MaxKeyBytes, false, nil},
 }
 
+// openDB returns a fresh database for b's stores, or nil for the
+// in-memory ones.
+func (b inputBackend) openDB(t *testing.T) *gorm.DB {
+	if b.open == nil {
+		return nil
+	}
+	return b.open(t)
+}
+
 func (b inputBackend) stores(t *testing.T, db *gorm.DB, cfg *repo.Config) (repo.ClientIDMetadataCache, repo.PARStore) {
 	if db == nil {
 		return repo.NewMemoryClientIDMetadataCache(cfg), repo.NewMemoryPARStore(cfg)
@@ -225,10 +234,7 @@ func TestReliabilityHostileInput(t *testing.T) {
 	for _, b := range inputBackends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			var db *gorm.DB
-			if b.open != nil {
-				db = b.open(t)
-			}
+			db := b.openDB(t)
 			ctx := context.Background()
 			accepted, rejected := 0, 0
 			for i, tc := range inputCases() {
@@ -366,10 +372,7 @@ func TestReliabilityKeysAreLiteral(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			var db *gorm.DB
-			if b.open != nil {
-				db = b.open(t)
-			}
+			db := b.openDB(t)
 			c, ps := b.stores(t, db, nil)
 			p := ps.(repo.ClientBoundPARStore)
 			for _, k := range keys {

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/attesto/gormstore/changesets"
 )
 
@@ -34,10 +32,7 @@ func TestReliabilityNumbersBeyondPostgresNumeric(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			var db *gorm.DB
-			if b.open != nil {
-				db = b.open(t)
-			}
+			db := b.openDB(t)
 			c, p := b.stores(t, db, nil)
 			for _, n := range numbers {
 				doc := map[string]any{"n": json.Number(n)}
@@ -81,10 +76,7 @@ func TestReliabilityStoredNumbersStayWithinTheSizeLimit(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			var db *gorm.DB
-			if b.open != nil {
-				db = b.open(t)
-			}
+			db := b.openDB(t)
 			c, p := b.stores(t, db, nil)
 			for _, n := range []string{"1e131071", "1e-16383", "1e70000"} {
 				doc := map[string]any{"n": json.Number(n)}
