@@ -11,8 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"gorm.io/gorm"
-
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/sweeper"
 )
@@ -258,7 +256,7 @@ func TestStopWaitsForTheBatchInFlight(t *testing.T) {
 			if err := s.Start(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			waitForBlockedDelete(t, db)
+			testdb.WaitForLockWait(t, db, cimd, 10*time.Second)
 
 			stopped := make(chan error, 1)
 			ctx, cancel := context.WithTimeout(context.Background(), tc.stopFor)
@@ -291,27 +289,6 @@ func TestStopWaitsForTheBatchInFlight(t *testing.T) {
 				t.Errorf("pass reported %v with %v deleted, want canceled with %d", r.Outcome, r.Deleted(), tc.wantDeleted)
 			}
 		})
-	}
-}
-
-// waitForBlockedDelete waits until a statement waits for a lock on the
-// test's CIMD table on the server.
-func waitForBlockedDelete(t *testing.T, db *gorm.DB) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var n int64
-		err := db.Raw(`SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass(?)`, cimd).Scan(&n).Error
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no sweeper DELETE waited for the lock within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/models"
 )
 
@@ -140,21 +141,7 @@ func waitForBlockedPass(t *testing.T, db *gorm.DB, postgres bool) {
 		time.Sleep(500 * time.Millisecond)
 		return
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var n int64
-		err := db.Raw(`SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass('attesto_client_id_metadata')`).Scan(&n).Error
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no sweeper statement waited for the lock within 20s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testdb.WaitForLockWait(t, db, models.ClientIDMetadataTable, 20*time.Second)
 }
 
 // holdWriteLock keeps the other writers of attesto_client_id_metadata

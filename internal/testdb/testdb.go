@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/driver/postgres"
@@ -203,5 +204,27 @@ func MustExec(t testing.TB, db *gorm.DB, sql string, args ...any) {
 	t.Helper()
 	if err := db.Exec(sql, args...).Error; err != nil {
 		t.Fatalf("testdb: %s: %v", sql, fmt.Sprint(err))
+	}
+}
+
+// WaitForLockWait waits until some statement waits on the server for a
+// lock on table (resolved through db's search_path), and fails t if none
+// does within timeout.
+func WaitForLockWait(t testing.TB, db *gorm.DB, table string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int64
+		err := db.Raw(`SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass(?)`, table).Scan(&n).Error
+		if err != nil {
+			t.Fatalf("testdb: look for lock waits on %s: %v", table, err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("testdb: no statement waited for a lock on %s within %v", table, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
