@@ -35,7 +35,7 @@ func recordedAutoMigrate(t testing.TB, db *gorm.DB) []string {
 	autoMigrate(t, rec.On(db))
 	var stmts []string
 	for _, s := range rec.Statements() {
-		stmts = append(stmts, s.SQL)
+		stmts = append(stmts, s.Query)
 	}
 	if len(stmts) == 0 {
 		t.Fatal("AutoMigrate ran no statement through the recorder")

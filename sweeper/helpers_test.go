@@ -165,7 +165,7 @@ func batches(rec *testdb.Recorder, table string) []testdb.Statement {
 	for _, s := range rec.Statements() {
 		// PostgreSQL's dialect quotes with double quotes, SQLite's with
 		// backticks.
-		if strings.Contains(s.SQL, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.SQL, "DELETE FROM `"+table+"` ") {
+		if strings.Contains(s.Query, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.Query, "DELETE FROM `"+table+"` ") {
 			out = append(out, s)
 		}
 	}

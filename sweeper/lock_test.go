@@ -105,8 +105,8 @@ func TestHeldLockSkipsThePass(t *testing.T) {
 		t.Fatalf("SweepNow on another dialect = %v, %v; want 5 deleted without the lock", got, err)
 	}
 	for _, st := range batches(rec, cimd) {
-		if strings.Contains(st.SQL, "SKIP LOCKED") || strings.Contains(st.SQL, "ARRAY") {
-			t.Errorf("another dialect ran PostgreSQL's statement: %s", st.SQL)
+		if strings.Contains(st.Query, "SKIP LOCKED") || strings.Contains(st.Query, "ARRAY") {
+			t.Errorf("another dialect ran PostgreSQL's statement: %s", st.Query)
 		}
 	}
 

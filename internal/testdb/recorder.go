@@ -11,9 +11,9 @@ import (
 
 // Statement is one SQL statement GORM ran, as its logger saw it.
 type Statement struct {
-	SQL  string
-	Rows int64
-	Err  error
+	Query string
+	Rows  int64
+	Err   error
 }
 
 // Recorder is a GORM logger that keeps every statement run through it: an
@@ -33,7 +33,7 @@ func (r *Recorder) Trace(_ context.Context, _ time.Time, fc func() (string, int6
 	sql, rows := fc()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.stmts = append(r.stmts, Statement{SQL: sql, Rows: rows, Err: err})
+	r.stmts = append(r.stmts, Statement{Query: sql, Rows: rows, Err: err})
 }
 
 // Statements returns the statements recorded so far, in order.
