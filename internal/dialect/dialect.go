@@ -12,8 +12,8 @@ import (
 type Kind int
 
 const (
-	// Other is any database but the two below: the sweeper's portable
-	// statement still runs there; the stores do not.
+	// Other is any database but the three below; nothing of the module
+	// runs there.
 	Other Kind = iota
 	// Postgres is PostgreSQL, and whatever GORM drives through its
 	// postgres dialector.
@@ -21,6 +21,9 @@ const (
 	// SQLite is SQLite, through a GORM dialector named "sqlite" (the
 	// pure-Go github.com/glebarez/sqlite, or gorm.io/driver/sqlite).
 	SQLite
+	// MySQL is MariaDB (10.5 or later) or MySQL (8.0 or later), through
+	// gorm.io/driver/mysql.
+	MySQL
 )
 
 // Of returns the database db talks to, by its dialector's name.
@@ -33,6 +36,8 @@ func Of(db *gorm.DB) Kind {
 		return Postgres
 	case "sqlite", "sqlite3":
 		return SQLite
+	case "mysql":
+		return MySQL
 	}
 	return Other
 }
@@ -67,10 +72,13 @@ func SQLiteTime(t time.Time) string {
 	return t.Format(SQLiteTimeLayout)
 }
 
-// Time is t as a statement argument for k: a string on SQLite, and t in
-// UTC elsewhere, where the driver encodes the instant itself.
+// Time is t as a statement argument for k. On PostgreSQL it is t in UTC,
+// and the driver sends the instant itself. On SQLite and MariaDB/MySQL it
+// is SQLiteTime's UTC text: SQLite compares it as text, and MariaDB/MySQL
+// read it into a datetime as written, where a time.Time would be shifted
+// into the DSN's loc by the driver.
 func (k Kind) Time(t time.Time) any {
-	if k == SQLite {
+	if k == SQLite || k == MySQL {
 		return SQLiteTime(t)
 	}
 	return t.UTC()

@@ -19,17 +19,32 @@ import (
 	"github.com/attesto/gormstore/models"
 )
 
-//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql
+//go:embed migrations/postgres/*.sql migrations/sqlite/*.sql migrations/mysql/*.sql
 var files embed.FS
 
-// Postgres and SQLite hold the schema Run creates on each database, as
-// golang-migrate files: 000001_attesto_stores.up.sql and its .down.sql.
+// Postgres, SQLite and MySQL hold the schema Run creates on each database,
+// as golang-migrate files: 000001_attesto_stores.up.sql and its .down.sql.
 var (
 	Postgres fs.FS = mustSub(files, "migrations/postgres")
 	SQLite   fs.FS = mustSub(files, "migrations/sqlite")
+	MySQL    fs.FS = mustSub(files, "migrations/mysql")
 )
 
-// UpFile is the name of the up migration in Postgres and SQLite.
+// For returns the migration files of the database kind k, or nil for a
+// database the stores do not run on.
+func For(k dialect.Kind) fs.FS {
+	switch k {
+	case dialect.Postgres:
+		return Postgres
+	case dialect.SQLite:
+		return SQLite
+	case dialect.MySQL:
+		return MySQL
+	}
+	return nil
+}
+
+// UpFile is the name of the up migration in each of them.
 const UpFile = "000001_attesto_stores.up.sql"
 
 func mustSub(fsys fs.FS, dir string) fs.FS {
@@ -55,13 +70,15 @@ func Run(ctx context.Context, db *gorm.DB) error {
 	switch dialect.Of(db) {
 	case dialect.SQLite:
 		return migrateSQLite(ctx, db)
+	case dialect.MySQL:
+		return migrateMySQL(ctx, db)
 	case dialect.Postgres:
 	default:
 		name := "without a dialector"
 		if db.Dialector != nil {
 			name = db.Dialector.Name()
 		}
-		return fmt.Errorf("unsupported database %q: the stores run on PostgreSQL and SQLite", name)
+		return fmt.Errorf("unsupported database %q: the stores run on PostgreSQL, SQLite and MariaDB/MySQL", name)
 	}
 	return db.WithContext(ctx).Session(&gorm.Session{NewDB: true}).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
@@ -149,6 +166,12 @@ func createMissing(tx *gorm.DB, model any) error {
 		}
 		return nil
 	}
+	return createMissingIndexes(tx, model)
+}
+
+// createMissingIndexes creates the indexes of model's table that it lacks.
+func createMissingIndexes(tx *gorm.DB, model any) error {
+	m := tx.Migrator()
 	stmt := &gorm.Statement{DB: tx}
 	if err := stmt.Parse(model); err != nil {
 		return fmt.Errorf("parse %T: %w", model, err)

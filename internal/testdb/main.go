@@ -13,6 +13,9 @@ import (
 func Main(m *testing.M) {
 	code := m.Run()
 	Close()
+	if mysqlAdmin != nil {
+		mysqlAdmin.Close()
+	}
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
