@@ -32,6 +32,9 @@ func migrateMySQL(ctx context.Context, db *gorm.DB) error {
 		return errMySQLInTransaction
 	}
 	return db.Connection(func(conn *gorm.DB) (err error) {
+		// Each call below starts a statement of its own: on Connection's
+		// instance one failed call would carry its error into the next.
+		conn = conn.Session(&gorm.Session{})
 		var got *int64
 		if err := conn.Raw("SELECT GET_LOCK(CONCAT('gormstore AutoMigrate ', DATABASE()), ?)", mysqlLockTimeout).Row().Scan(&got); err != nil {
 			return fmt.Errorf("lock: %w", err)
@@ -82,7 +85,13 @@ func createMySQL(conn *gorm.DB) error {
 // createStatement returns the statement of the migration file up that
 // creates table, or "".
 func createStatement(up, table string) string {
-	for _, stmt := range strings.Split(up, ";") {
+	var code strings.Builder
+	for _, line := range strings.SplitAfter(up, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			code.WriteString(line)
+		}
+	}
+	for _, stmt := range strings.Split(code.String(), ";") {
 		if strings.Contains(stmt, "CREATE TABLE IF NOT EXISTS "+table+" (") {
 			return strings.TrimSpace(stmt)
 		}
