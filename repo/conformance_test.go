@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/attesto/gormstore/internal/testdb"
@@ -22,6 +23,18 @@ var tables = []struct {
 	{"Gorm", testdb.New, nil},
 	{"GormOnAttestoPhoenixTables", testdb.NewLegacy, &repotest.Options{MaxKeyBytes: 255}},
 	{"GormOnSQLite", testdb.NewSQLite, nil},
+	{"GormOnMariaDB", testdb.NewMySQL, nil},
+	// MySQL has no DELETE ... RETURNING: Take reads, then deletes. MySQL
+	// itself cannot run here; MariaDB forced onto that path stands in.
+	{"GormOnMariaDBWithoutReturning", newMariaDBWithoutReturning, nil},
+}
+
+func newMariaDBWithoutReturning(t testing.TB) *gorm.DB {
+	db := testdb.OpenMySQLWith(t, mysql.Config{
+		DSNConfig: testdb.MySQLConfig(t, testdb.MySQLDatabase(t)), DisableWithReturning: true,
+	}, 8)
+	testdb.CreateMySQLTables(t, db)
+	return db
 }
 
 func TestClientIDMetadataCacheConformance(t *testing.T) {

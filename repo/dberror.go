@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
@@ -16,12 +17,15 @@ import (
 // error on keyField.
 func dbError(op, keyField string, err error) error {
 	var pgErr *pgconn.PgError
+	var myErr *mysql.MySQLError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "23505",
+		errors.As(err, &myErr) && myErr.Number == 1062, // ER_DUP_ENTRY
 		// A *gorm.DB opened with TranslateError replaces the driver's error.
 		errors.Is(err, gorm.ErrDuplicatedKey):
 		err = changesets.NewError(keyField, "has already been taken", ErrDuplicate)
-	case errors.As(err, &pgErr) && pgErr.Code == "22001":
+	case errors.As(err, &pgErr) && pgErr.Code == "22001",
+		errors.As(err, &myErr) && myErr.Number == 1406: // ER_DATA_TOO_LONG
 		err = changesets.NewError(keyField, "is too long for the table's column", err)
 	}
 	return fmt.Errorf("gormstore: %s: %w", op, err)

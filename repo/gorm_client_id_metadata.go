@@ -13,7 +13,8 @@ import (
 // GormClientIDMetadataCache is the ClientIDMetadataCache on a GORM database:
 // every node of a cluster serves the documents any node fetched.
 type GormClientIDMetadataCache struct {
-	db storeDB
+	db   storeDB
+	stmt cimdStatements
 	settings
 }
 
@@ -27,7 +28,11 @@ func NewGormClientIDMetadataCache(db *gorm.DB, cfg *Config) (*GormClientIDMetada
 	if err != nil {
 		return nil, err
 	}
-	return &GormClientIDMetadataCache{db: s, settings: cfg.settings()}, nil
+	stmt, err := renderCIMD(s.gorm)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
+	}
+	return &GormClientIDMetadataCache{db: s, stmt: stmt, settings: cfg.settings()}, nil
 }
 
 // Get implements ClientIDMetadataCache.
@@ -38,7 +43,7 @@ func (c *GormClientIDMetadataCache) Get(ctx context.Context, url string) (map[st
 	if !changesets.ValidKey(url) {
 		return nil, false, nil
 	}
-	return readDocument(ctx, c.db.Raw(c.db.pick(cimdGetSQL, cimdGetSQLite), url, c.db.time(c.now())), "cimd get", "url")
+	return readDocument(ctx, c.db.gorm, c.stmt.get, &args{argKey: url, argNow: c.db.time(c.now())}, "cimd get", "url")
 }
 
 // Put implements ClientIDMetadataCache. The upsert replaces the document
@@ -54,8 +59,9 @@ func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadat
 	if err != nil {
 		return fmt.Errorf("gormstore: cimd put: %w", err)
 	}
-	_, err = write(ctx, c.db.Raw(c.db.pick(cimdPutSQL, cimdPutSQLite),
-		row.URL, string(row.Metadata), c.db.time(row.ExpiresAt), c.db.time(row.InsertedAt)), "cimd put", "url")
+	_, err = exec(ctx, c.db.gorm, c.stmt.put, &args{
+		argKey: row.URL, argDoc: string(row.Metadata), argExpiresAt: c.db.time(row.ExpiresAt), argInsertedAt: c.db.time(row.InsertedAt),
+	}, "cimd put", "url")
 	return err
 }
 
@@ -67,7 +73,7 @@ func (c *GormClientIDMetadataCache) Delete(ctx context.Context, url string) erro
 	if !changesets.ValidKey(url) {
 		return nil
 	}
-	_, err := write(ctx, c.db.Raw(c.db.pick(cimdDeleteSQL, cimdDeleteSQLite), url), "cimd delete", "url")
+	_, err := exec(ctx, c.db.gorm, c.stmt.del, &args{argKey: url}, "cimd delete", "url")
 	return err
 }
 
@@ -76,6 +82,6 @@ func (c *GormClientIDMetadataCache) DeleteAll(ctx context.Context) error {
 	if c == nil || c.db.gorm == nil {
 		return ErrNoDB
 	}
-	_, err := write(ctx, c.db.Raw(cimdDeleteAllSQL), "cimd delete all", "url")
+	_, err := exec(ctx, c.db.gorm, c.stmt.delAll, &args{}, "cimd delete all", "url")
 	return err
 }

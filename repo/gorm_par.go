@@ -13,7 +13,8 @@ import (
 // GormPARStore is the PARStore on a GORM database: a request_uri pushed to
 // one node resolves on every node.
 type GormPARStore struct {
-	db storeDB
+	db   storeDB
+	stmt parStatements
 	settings
 }
 
@@ -27,7 +28,11 @@ func NewGormPARStore(db *gorm.DB, cfg *Config) (*GormPARStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &GormPARStore{db: s, settings: cfg.settings()}, nil
+	stmt, err := renderPAR(s.gorm)
+	if err != nil {
+		return nil, fmt.Errorf("gormstore: %w", err)
+	}
+	return &GormPARStore{db: s, stmt: stmt, settings: cfg.settings()}, nil
 }
 
 // Put implements PARStore. A ttl that is not positive fails validation
@@ -45,8 +50,9 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 	if err != nil {
 		return fmt.Errorf("gormstore: par put: %w", err)
 	}
-	n, err := write(ctx, p.db.Raw(p.db.pick(parPutSQL, parPutSQLite),
-		row.RequestURI, string(row.Params), p.db.time(row.ExpiresAt), p.db.time(row.InsertedAt)), "par put", "request_uri")
+	n, err := exec(ctx, p.db.gorm, p.stmt.put, &args{
+		argKey: row.RequestURI, argDoc: string(row.Params), argExpiresAt: p.db.time(row.ExpiresAt), argInsertedAt: p.db.time(row.InsertedAt),
+	}, "par put", "request_uri")
 	if err != nil {
 		return err
 	}
@@ -62,7 +68,7 @@ func (p *GormPARStore) Fetch(ctx context.Context, requestURI string) (map[string
 	if !p.usable(requestURI) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(p.db.pick(parFetchSQL, parFetchSQLite), requestURI, p.db.time(p.now())), "par fetch", "request_uri")
+	return readDocument(ctx, p.db.gorm, p.stmt.fetch, &args{argKey: requestURI, argNow: p.db.time(p.now())}, "par fetch", "request_uri")
 }
 
 // FetchForClient implements ClientBoundPARStore.
@@ -70,16 +76,24 @@ func (p *GormPARStore) FetchForClient(ctx context.Context, requestURI, clientID 
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(p.db.pick(parFetchForClientSQL, parFetchForClientSQLite), requestURI, p.db.time(p.now()), clientID), "par fetch for client", "request_uri")
+	return readDocument(ctx, p.db.gorm, p.stmt.fetchForClient,
+		&args{argKey: requestURI, argNow: p.db.time(p.now()), argClientID: clientID}, "par fetch for client", "request_uri")
 }
 
 // Take implements PARStore: one DELETE ... RETURNING, so of any number of
-// concurrent callers exactly one gets the row.
+// concurrent callers exactly one gets the row. On a server without
+// RETURNING (MySQL) it reads the row, then deletes it, and the delete's
+// affected-row count decides which caller won: a pushed request is never
+// updated, so the row deleted is the row read.
 func (p *GormPARStore) Take(ctx context.Context, requestURI string) (map[string]any, bool, error) {
 	if !p.usable(requestURI) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(p.db.pick(parTakeSQL, parTakeSQLite), requestURI, p.db.time(p.now())), "par take", "request_uri")
+	a := &args{argKey: requestURI, argNow: p.db.time(p.now())}
+	if !p.stmt.returning {
+		return p.takeInTwo(ctx, p.stmt.fetch, a, "par take")
+	}
+	return readDocument(ctx, p.db.gorm, p.stmt.take, a, "par take", "request_uri")
 }
 
 // TakeForClient implements ClientBoundPARStore.
@@ -87,7 +101,26 @@ func (p *GormPARStore) TakeForClient(ctx context.Context, requestURI, clientID s
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.Raw(p.db.pick(parTakeForClientSQL, parTakeForClientSQLite), requestURI, p.db.time(p.now()), clientID), "par take for client", "request_uri")
+	a := &args{argKey: requestURI, argNow: p.db.time(p.now()), argClientID: clientID}
+	if !p.stmt.returning {
+		return p.takeInTwo(ctx, p.stmt.fetchForClient, a, "par take for client")
+	}
+	return readDocument(ctx, p.db.gorm, p.stmt.takeForClient, a, "par take for client", "request_uri")
+}
+
+// takeInTwo is Take on a server without DELETE ... RETURNING: read with
+// fetch, then delete the row read; only the caller whose delete removed
+// it gets it.
+func (p *GormPARStore) takeInTwo(ctx context.Context, fetch statement, a *args, op string) (map[string]any, bool, error) {
+	params, found, err := readDocument(ctx, p.db.gorm, fetch, a, op, "request_uri")
+	if err != nil || !found {
+		return nil, false, err
+	}
+	n, err := exec(ctx, p.db.gorm, p.stmt.takeDelete, a, op, "request_uri")
+	if err != nil || n == 0 {
+		return nil, false, err
+	}
+	return params, true, nil
 }
 
 // usable reports whether a lookup of requestURI needs a round trip: false

@@ -2,94 +2,263 @@ package repo
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
 
+	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/jsondoc"
+	"github.com/attesto/gormstore/models"
 )
 
-// The stores' statements, written out once, as the database receives them
-// (the README's "The exact SQL"), instead of built by GORM's query chain on
-// every call.
+// arg names a statement argument. A store binds its arguments by name;
+// the statement knows where GORM placed each.
+type arg uint8
+
 const (
-	cimdGetSQL = `SELECT "metadata" FROM "attesto_client_id_metadata" WHERE url = $1 AND expires_at > $2`
-	cimdPutSQL = `INSERT INTO "attesto_client_id_metadata" ("url","metadata","expires_at","inserted_at") VALUES ($1,$2,$3,$4) ` +
-		`ON CONFLICT ("url") DO UPDATE SET "metadata"="excluded"."metadata","expires_at"="excluded"."expires_at"`
-	cimdDeleteSQL    = `DELETE FROM "attesto_client_id_metadata" WHERE url = $1`
-	cimdDeleteAllSQL = `DELETE FROM "attesto_client_id_metadata"`
-
-	parPutSQL = `INSERT INTO "attesto_pushed_authorization_requests" ("request_uri","params","expires_at","inserted_at") VALUES ($1,$2,$3,$4) ` +
-		`ON CONFLICT ("request_uri") DO NOTHING`
-	parFetchSQL = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2`
-	parTakeSQL  = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 RETURNING "params"`
-	// The client-bound variants compare client_id as a JSON string: a
-	// numeric client_id of 123 must not match the client "123".
-	parFetchForClientSQL = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 ` +
-		`AND params -> 'client_id' = to_jsonb($3::text)`
-	parTakeForClientSQL = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 ` +
-		`AND params -> 'client_id' = to_jsonb($3::text) RETURNING "params"`
+	argKey        arg = iota // url or request_uri
+	argDoc                   // metadata or params, JSON text
+	argExpiresAt             // the row's expiry
+	argInsertedAt            // the row's insertion time
+	argNow                   // the instant a read or a delete decides expiry by
+	argClientID              // the client a client-bound read must match
+	numArgs
 )
 
-// The same statements for SQLite (3.35 or later, for RETURNING). Times are
-// bound as dialect.SQLiteTime strings, which compare as the instants they
-// name. Take stays one statement, a DELETE ... RETURNING: SQLite runs one
-// writer at a time, so of concurrent callers exactly one gets the row.
-const (
-	cimdGetSQLite = `SELECT "metadata" FROM "attesto_client_id_metadata" WHERE url = ? AND expires_at > ?`
-	cimdPutSQLite = `INSERT INTO "attesto_client_id_metadata" ("url","metadata","expires_at","inserted_at") VALUES (?,?,?,?) ` +
-		`ON CONFLICT ("url") DO UPDATE SET "metadata"="excluded"."metadata","expires_at"="excluded"."expires_at"`
-	cimdDeleteSQLite = `DELETE FROM "attesto_client_id_metadata" WHERE url = ?`
+// args are a call's arguments by name.
+type args [numArgs]any
 
-	parPutSQLite = `INSERT INTO "attesto_pushed_authorization_requests" ("request_uri","params","expires_at","inserted_at") VALUES (?,?,?,?) ` +
-		`ON CONFLICT ("request_uri") DO NOTHING`
-	parFetchSQLite = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ?`
-	parTakeSQLite  = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ? RETURNING "params"`
-	// json_extract gives a JSON string as text and a JSON number as a
-	// number, which never equals the text argument; json_type says so
-	// outright.
-	parFetchForClientSQLite = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ? ` +
-		`AND json_type(params, '$.client_id') = 'text' AND json_extract(params, '$.client_id') = ?`
-	parTakeForClientSQLite = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = ? AND expires_at > ? ` +
-		`AND json_type(params, '$.client_id') = 'text' AND json_extract(params, '$.client_id') = ? RETURNING "params"`
-)
+// statement is one of a store's statements as GORM renders it for the
+// store's database: built once, at construction, with GORM's clause
+// builders, and run on every call through Raw or Exec.
+type statement struct {
+	// text has ? where each argument goes; Raw and Exec turn it into the
+	// database's placeholders ($1, $2, ... on PostgreSQL).
+	text string
+	// order names the argument of each ?, in order.
+	order []arg
+}
 
-// The stores run their statements through GORM's callback chains, the
-// row chain for reads and the raw chain for writes, as
-// db.WithContext(ctx).Raw(...).Row() and db.WithContext(ctx).Exec(...)
-// do: the caller's logger, plugins (tracing, metrics, resolvers),
-// TranslateError and DryRun see every statement. What those finishers add
-// per call, and a constant statement does not need, is left out: each
-// WithContext and Exec copies the statement with its clause maps and
-// settings, Raw rewrites the statement's text, and Row records a setting
-// in a sync.Map. storeDB.Raw starts a fresh statement on the session's
-// connection (the pool, or the caller's transaction); readDocument and
-// write set the call's context on it and hand it to the chain.
+// bind returns a's arguments in the order the statement takes them.
+func (st statement) bind(a *args) []any {
+	out := make([]any, len(st.order))
+	for i, name := range st.order {
+		out[i] = a[name]
+	}
+	return out
+}
 
-// readDocument runs tx, the store's Raw statement that returns at most
-// one row of one JSON column, in ctx, and gives the stores' answer: a
-// database error is an error, no row is a miss, and a row is its decoded
-// document.
-func readDocument(ctx context.Context, tx *gorm.DB, op, keyField string) (map[string]any, bool, error) {
-	tx.Statement.Context = ctx
-	// The row chain runs QueryRowContext unless told to return rows.
-	tx = tx.Callback().Row().Execute(tx)
+// placeholder stands for an argument while GORM renders a statement: it
+// writes the ? that Raw and Exec later bind, and notes which argument
+// goes there, in the order GORM writes them.
+type placeholder struct {
+	name arg
+	seen *[]arg
+}
+
+// Build implements clause.Expression.
+func (p placeholder) Build(b clause.Builder) {
+	b.WriteByte('?')
+	*p.seen = append(*p.seen, p.name)
+}
+
+// render builds one statement with GORM in dry-run mode on db, whose
+// dialect it is rendered for: build gets a session to chain on and a
+// function giving the placeholder of each argument.
+func render(db *gorm.DB, build func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB) (statement, error) {
+	var seen []arg
+	p := func(name arg) clause.Expression { return placeholder{name: name, seen: &seen} }
+	tx := build(db.Session(&gorm.Session{DryRun: true, NewDB: true, SkipDefaultTransaction: true, Logger: logger.Discard}), p)
 	if tx.Error != nil {
-		return nil, false, dbError(op, keyField, tx.Error)
+		return statement{}, tx.Error
 	}
-	row, ok := tx.Statement.Dest.(*sql.Row)
+	// Dry run leaves the rendered statement on the session, as GORM's
+	// documentation of DryRun shows.
+	return statement{text: tx.Statement.SQL.String(), order: seen}, nil
+}
+
+// jsonStringIs is true where the JSON object in column has member as a
+// string equal, byte for byte, to value. It is dialect-aware the way
+// gorm.io/datatypes' JSON expressions are: the builder's dialect picks
+// the SQL. A member that is missing, a number, an array or null never
+// matches, whatever its text: a client_id of 123 must not bind the client
+// "123".
+type jsonStringIs struct {
+	column, member string
+	value          clause.Expression
+}
+
+// Build implements clause.Expression.
+func (e jsonStringIs) Build(b clause.Builder) {
+	stmt, ok := b.(*gorm.Statement)
 	if !ok {
-		// GORM ran nothing: a DryRun session.
-		return nil, false, dbError(op, keyField, gorm.ErrDryRunModeUnsupported)
+		b.AddError(errors.New("gormstore: jsonStringIs needs a GORM statement"))
+		return
 	}
-	var doc string
-	if err := row.Scan(&doc); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, nil
+	col := clause.Column{Name: e.column}
+	switch dialect.Of(stmt.DB) {
+	case dialect.Postgres:
+		// jsonb equality: a JSON string equals only a JSON string.
+		b.WriteQuoted(col)
+		b.WriteString(" -> '" + e.member + "' = to_jsonb(CAST(")
+		b.AddVar(b, e.value)
+		b.WriteString(" AS text))")
+	case dialect.SQLite:
+		b.WriteString("json_type(")
+		b.WriteQuoted(col)
+		b.WriteString(", '$." + e.member + "') = 'text' AND json_extract(")
+		b.WriteQuoted(col)
+		b.WriteString(", '$." + e.member + "') = ")
+		b.AddVar(b, e.value)
+	case dialect.MySQL:
+		// Compared as binary strings: a utf8mb4 collation would match
+		// case variants and ignore trailing spaces.
+		b.WriteString("JSON_TYPE(JSON_EXTRACT(")
+		b.WriteQuoted(col)
+		b.WriteString(", '$." + e.member + "')) = 'STRING' AND CAST(JSON_UNQUOTE(JSON_EXTRACT(")
+		b.WriteQuoted(col)
+		b.WriteString(", '$." + e.member + "')) AS BINARY) = CAST(")
+		b.AddVar(b, e.value)
+		b.WriteString(" AS BINARY)")
+	default:
+		b.AddError(fmt.Errorf("%w: %q", ErrUnsupportedDialect, stmt.DB.Dialector.Name()))
+	}
+}
+
+// parStatements are the PAR store's statements for one database.
+type parStatements struct {
+	put, fetch, fetchForClient, take, takeForClient statement
+	// takeDelete is the DELETE that decides a two-step Take on a server
+	// without DELETE ... RETURNING (MySQL): the read found the row, and
+	// the delete's affected-row count says whether this caller won it.
+	takeDelete statement
+	// returning reports whether take and takeForClient are one
+	// DELETE ... RETURNING.
+	returning bool
+}
+
+// cimdStatements are the CIMD cache's statements for one database.
+type cimdStatements struct {
+	get, put, del, delAll statement
+}
+
+func renderCIMD(db *gorm.DB) (cimdStatements, error) {
+	var s cimdStatements
+	var err error
+	model := &models.ClientIDMetadata{}
+	if s.get, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+		return tx.Model(model).Select("metadata").Where(clause.Eq{Column: clause.Column{Name: "url"}, Value: p(argKey)}).Where(clause.Gt{Column: clause.Column{Name: "expires_at"}, Value: p(argNow)}).Find(&[]models.ClientIDMetadata{})
+	}); err != nil {
+		return s, fmt.Errorf("cimd get: %w", err)
+	}
+	// The freshest fetch wins: an existing row, live or expired, takes the
+	// new document and expiry, and keeps inserted_at, as attesto_phoenix
+	// does. MySQL renders it ON DUPLICATE KEY UPDATE.
+	if s.put, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+		return tx.Model(model).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "url"}},
+			DoUpdates: clause.AssignmentColumns([]string{"metadata", "expires_at"}),
+		}).Create(map[string]any{
+			"url": p(argKey), "metadata": p(argDoc), "expires_at": p(argExpiresAt), "inserted_at": p(argInsertedAt),
+		})
+	}); err != nil {
+		return s, fmt.Errorf("cimd put: %w", err)
+	}
+	if s.del, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+		return tx.Where(clause.Eq{Column: clause.Column{Name: "url"}, Value: p(argKey)}).Delete(model)
+	}); err != nil {
+		return s, fmt.Errorf("cimd delete: %w", err)
+	}
+	if s.delAll, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+		return tx.Session(&gorm.Session{AllowGlobalUpdate: true}).Delete(model)
+	}); err != nil {
+		return s, fmt.Errorf("cimd delete all: %w", err)
+	}
+	return s, nil
+}
+
+func renderPAR(db *gorm.DB) (parStatements, error) {
+	var s parStatements
+	var err error
+	model := &models.PushedAuthorizationRequest{}
+	// A taken request_uri inserts nothing and leaves the stored request
+	// intact. PostgreSQL and SQLite say so with ON CONFLICT DO NOTHING,
+	// which inserts no row and raises no error, so a caller's transaction
+	// goes on. MySQL's form of it (an update of the key to itself) would
+	// count the taken row as affected under the clientFoundRows DSN
+	// option, so there the plain INSERT's duplicate-key error decides: a
+	// failed statement does not end a MySQL transaction.
+	var onConflict []clause.Expression
+	if dialect.Of(db) != dialect.MySQL {
+		onConflict = append(onConflict, clause.OnConflict{Columns: []clause.Column{{Name: "request_uri"}}, DoNothing: true})
+	}
+	if s.put, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+		return tx.Model(model).Clauses(onConflict...).Create(map[string]any{
+			"request_uri": p(argKey), "params": p(argDoc), "expires_at": p(argExpiresAt), "inserted_at": p(argInsertedAt),
+		})
+	}); err != nil {
+		return s, fmt.Errorf("par put: %w", err)
+	}
+	read := func(bound bool) (statement, error) {
+		return render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+			tx = tx.Model(model).Select("params").Where(clause.Eq{Column: clause.Column{Name: "request_uri"}, Value: p(argKey)}).Where(clause.Gt{Column: clause.Column{Name: "expires_at"}, Value: p(argNow)})
+			if bound {
+				tx = tx.Where(jsonStringIs{column: "params", member: "client_id", value: p(argClientID)})
+			}
+			return tx.Find(&[]models.PushedAuthorizationRequest{})
+		})
+	}
+	take := func(bound bool) (statement, error) {
+		return render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+			tx = tx.Clauses(clause.Returning{Columns: []clause.Column{{Name: "params"}}}).
+				Where(clause.Eq{Column: clause.Column{Name: "request_uri"}, Value: p(argKey)}).Where(clause.Gt{Column: clause.Column{Name: "expires_at"}, Value: p(argNow)})
+			if bound {
+				tx = tx.Where(jsonStringIs{column: "params", member: "client_id", value: p(argClientID)})
+			}
+			return tx.Delete(model)
+		})
+	}
+	if s.fetch, err = read(false); err != nil {
+		return s, fmt.Errorf("par fetch: %w", err)
+	}
+	if s.fetchForClient, err = read(true); err != nil {
+		return s, fmt.Errorf("par fetch for client: %w", err)
+	}
+	if s.take, err = take(false); err != nil {
+		return s, fmt.Errorf("par take: %w", err)
+	}
+	if s.takeForClient, err = take(true); err != nil {
+		return s, fmt.Errorf("par take for client: %w", err)
+	}
+	// GORM's dialector renders RETURNING only where the server has it:
+	// gorm.io/driver/mysql asks the server's version when it opens (MariaDB
+	// 10.5 and later; never MySQL), and its DisableWithReturning turns it
+	// off.
+	s.returning = strings.Contains(s.take.text, "RETURNING")
+	if !s.returning {
+		if s.takeDelete, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+			return tx.Where(clause.Eq{Column: clause.Column{Name: "request_uri"}, Value: p(argKey)}).Where(clause.Gt{Column: clause.Column{Name: "expires_at"}, Value: p(argNow)}).Delete(model)
+		}); err != nil {
+			return s, fmt.Errorf("par take: %w", err)
 		}
+	}
+	return s, nil
+}
+
+// readDocument runs st, a statement that returns at most one row of one
+// JSON column, on db in ctx, and gives the stores' answer: a database
+// error is an error, no row is a miss, and a row is its decoded document.
+func readDocument(ctx context.Context, db *gorm.DB, st statement, a *args, op, keyField string) (map[string]any, bool, error) {
+	doc, found, err := query(ctx, db, st, a)
+	if err != nil {
 		return nil, false, dbError(op, keyField, err)
+	}
+	if !found {
+		return nil, false, nil
 	}
 	m, err := jsondoc.DecodeString(doc)
 	if err != nil {
@@ -98,13 +267,31 @@ func readDocument(ctx context.Context, tx *gorm.DB, op, keyField string) (map[st
 	return m, true, nil
 }
 
-// write runs tx, the store's Raw statement of a write, in ctx, and returns
-// the rows it affected.
-func write(ctx context.Context, tx *gorm.DB, op, keyField string) (int64, error) {
-	tx.Statement.Context = ctx
-	tx = tx.Callback().Raw().Execute(tx)
-	if tx.Error != nil {
-		return 0, dbError(op, keyField, tx.Error)
+// query runs st through GORM's Raw and Rows, so the caller's logger,
+// plugins, TranslateError and DryRun see it, and returns the text of the
+// first column of its row, if any.
+func query(ctx context.Context, db *gorm.DB, st statement, a *args) (string, bool, error) {
+	rows, err := db.WithContext(ctx).Raw(st.text, st.bind(a)...).Rows()
+	if err != nil {
+		return "", false, err
 	}
-	return tx.RowsAffected, nil
+	defer rows.Close()
+	if !rows.Next() {
+		return "", false, rows.Err()
+	}
+	var doc string
+	if err := rows.Scan(&doc); err != nil {
+		return "", false, err
+	}
+	return doc, true, rows.Close()
+}
+
+// exec runs st, a write, through GORM's Exec and returns the rows it
+// affected.
+func exec(ctx context.Context, db *gorm.DB, st statement, a *args, op, keyField string) (int64, error) {
+	res := db.WithContext(ctx).Exec(st.text, st.bind(a)...)
+	if res.Error != nil {
+		return 0, dbError(op, keyField, res.Error)
+	}
+	return res.RowsAffected, nil
 }

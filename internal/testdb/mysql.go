@@ -10,6 +10,7 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/attesto/gormstore/internal/migrate"
@@ -29,24 +30,24 @@ func MySQLURL() string {
 
 var (
 	mysqlAdminOnce sync.Once
+	mysqlAdminGorm *gorm.DB
 	mysqlAdmin     *sql.DB
 	mysqlAdminErr  error
 )
 
 // mysqlAdminDB is one small pool, shared by the whole test binary, that
 // creates and drops the tests' databases.
-func mysqlAdminDB(t testing.TB) *sql.DB {
+func mysqlAdminDB(t testing.TB) *gorm.DB {
 	mysqlAdminOnce.Do(func() {
-		var db *gorm.DB
-		db, mysqlAdminErr = openMySQL(mysql.Open(MySQLURL()), 2)
+		mysqlAdminGorm, mysqlAdminErr = openMySQL(mysql.Open(MySQLURL()), 2)
 		if mysqlAdminErr == nil {
-			mysqlAdmin, mysqlAdminErr = db.DB()
+			mysqlAdmin, mysqlAdminErr = mysqlAdminGorm.DB()
 		}
 	})
 	if mysqlAdminErr != nil {
 		t.Fatalf("testdb: connect to MariaDB at %s: %v (the README's test command starts a server)", MySQLURL(), mysqlAdminErr)
 	}
-	return mysqlAdmin
+	return mysqlAdminGorm
 }
 
 // MySQLDatabase creates an empty database for t on the MariaDB/MySQL
@@ -55,12 +56,11 @@ func mysqlAdminDB(t testing.TB) *sql.DB {
 func MySQLDatabase(t testing.TB) string {
 	t.Helper()
 	name := schemaName(t.Name())
-	// name is [a-z0-9_] only (schemaName).
-	if _, err := mysqlAdminDB(t).Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4"); err != nil {
+	if err := mysqlAdminDB(t).Exec("CREATE DATABASE ? CHARACTER SET utf8mb4", clause.Table{Name: name}).Error; err != nil {
 		t.Fatalf("testdb: create database: %v", err)
 	}
 	t.Cleanup(func() {
-		if _, err := mysqlAdminDB(t).Exec("DROP DATABASE `" + name + "`"); err != nil {
+		if err := mysqlAdminDB(t).Exec("DROP DATABASE ?", clause.Table{Name: name}).Error; err != nil {
 			t.Errorf("testdb: drop database %s: %v", name, err)
 		}
 	})

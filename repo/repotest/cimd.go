@@ -188,6 +188,23 @@ func RunClientIDMetadataCache(t *testing.T, newCache CacheFactory, opts *Options
 		mustMiss(t, "Get of a case variant", c.Get, "HTTPS://x.example/%")
 	})
 
+	// Keys compare byte for byte: no case folding, no padding, on any
+	// database collation.
+	t.Run("KeysAreByteExact", func(t *testing.T) {
+		c, clock := setup(t)
+		long := longKey("https://x.example/", maxKey)
+		longOther := long[:len(long)-1] + "j"
+		keys := []string{"https://a.example/x", "https://A.example/x", "https://a.example/X", "https://a.example/x ", long, longOther}
+		for _, key := range keys {
+			mustOK(t, "Put "+key, c.Put(ctx, key, map[string]any{"k": key}, clock.Now().Add(time.Hour)))
+		}
+		for _, key := range keys {
+			mustHit(t, "Get "+key, c.Get, key, map[string]any{"k": key})
+		}
+		mustMiss(t, "Get of a variant never stored", c.Get, "https://A.example/X")
+		mustMiss(t, "Get with two trailing spaces", c.Get, "https://a.example/x  ")
+	})
+
 	t.Run("DocumentsAreCopies", func(t *testing.T) {
 		c, clock := setup(t)
 		doc := map[string]any{"client_name": "before", "list": []any{"a"}}

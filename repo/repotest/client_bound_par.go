@@ -71,6 +71,24 @@ func RunClientBoundPARStore(t *testing.T, newStore ClientBoundPARFactory) {
 		}
 	})
 
+	t.Run("ClientIDsAreByteExact", func(t *testing.T) {
+		s, _ := setup(t)
+		stored := map[string]string{"-plain": "client-1", "-padded": "client-1 ", "-upper": "Client-1"}
+		for suffix, id := range stored {
+			mustOK(t, "Put for "+id, s.Put(ctx, requestURI+suffix, map[string]any{"client_id": id}, time.Minute))
+		}
+		for suffix, id := range stored {
+			for _, other := range stored {
+				if other == id {
+					continue
+				}
+				mustMiss(t, fmt.Sprintf("FetchForClient %q of %q's request", other, id), forClient(s, false, other), requestURI+suffix)
+				mustMiss(t, fmt.Sprintf("TakeForClient %q of %q's request", other, id), forClient(s, true, other), requestURI+suffix)
+			}
+			mustHit(t, fmt.Sprintf("TakeForClient by its owner %q", id), forClient(s, true, id), requestURI+suffix, map[string]any{"client_id": id})
+		}
+	})
+
 	t.Run("ExpiryStillApplies", func(t *testing.T) {
 		s, clock := setup(t)
 		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))

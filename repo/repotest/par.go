@@ -168,6 +168,20 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 		mustHit(t, "Take", s.Take, "urn:x:%", map[string]any{"k": "%"})
 	})
 
+	t.Run("KeysAreByteExact", func(t *testing.T) {
+		s, _ := setup(t)
+		long := longKey("urn:x:", maxKey)
+		longOther := long[:len(long)-1] + "j"
+		keys := []string{"urn:x:a", "urn:x:A", "urn:x:a ", long, longOther}
+		for _, key := range keys {
+			mustOK(t, "Put "+key, s.Put(ctx, key, map[string]any{"k": key}, time.Minute))
+		}
+		mustMiss(t, "Fetch with two trailing spaces", s.Fetch, "urn:x:a  ")
+		for _, key := range keys {
+			mustHit(t, "Take "+key, s.Take, key, map[string]any{"k": key})
+		}
+	})
+
 	t.Run("ParamsAreCopies", func(t *testing.T) {
 		s, _ := setup(t)
 		in := map[string]any{"scope": "openid"}
