@@ -30,6 +30,7 @@ var sqlMethods = map[string]bool{
 var allowed = map[string]string{
 	"internal/testdb/testdb.go:MustExec":           "runs a test's own statement; tests are not scanned",
 	"internal/testdb/testdb.go:CreateLegacyTables": "runs the project's own testdata/attesto_phoenix_schema.sql",
+	"internal/migrate/mysql.go:createMySQL":        "runs a CREATE TABLE of the module's own embedded MySQL migration file",
 	"repo/statements.go:query":                     "runs a statement GORM rendered at construction (render) from clause builders and constants",
 	"repo/statements.go:exec":                      "runs a statement GORM rendered at construction (render) from clause builders and constants",
 }
