@@ -2,12 +2,17 @@
 // pass over the text, numbers kept exact, and encoding/json's answer for
 // anything else. The stores use it, and so does the benchmarks' pgx
 // baseline, so that both pay for the same decoding.
+//
+// A document nested deeper than MaxDepth is an error, whichever parser
+// reads it: the work and stack a document costs are bounded by its size
+// and by MaxDepth, never by how the text happens to be nested.
 package jsondoc
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sync"
@@ -24,7 +29,8 @@ import (
 // than encoding/json, which scans every value twice and allocates for
 // each string and map entry on the way; anything that parser does not
 // accept, valid or not, goes to encoding/json, so errors and edge cases
-// (invalid UTF-8, lone surrogates, extreme nesting) are encoding/json's.
+// (invalid UTF-8, lone surrogates) are encoding/json's, except that
+// nesting deeper than MaxDepth is ErrTooDeep before encoding/json sees it.
 func Decode(b []byte) (map[string]any, error) {
 	return DecodeString(string(b))
 }
@@ -39,8 +45,12 @@ func DecodeString(s string) (map[string]any, error) {
 	return DecodeStandard([]byte(s))
 }
 
-// DecodeStandard is Decode by encoding/json alone.
+// DecodeStandard is Decode by encoding/json alone, after the same depth
+// check.
 func DecodeStandard(b []byte) (map[string]any, error) {
+	if err := checkDepth(b); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var doc map[string]any
@@ -56,9 +66,41 @@ func DecodeStandard(b []byte) (map[string]any, error) {
 	return doc, nil
 }
 
-// maxParseDepth is where the fast parser hands over to encoding/json;
-// stored documents are limited to far less (Limits.MaxDepth).
-const maxParseDepth = 512
+// MaxDepth is the deepest nesting of objects and arrays Decode reads, the
+// top-level object counting as 1. Stored documents are limited to far less
+// (changesets.DefaultMaxDepth is 32); this fixed bound only keeps a
+// document that got past that limit from costing unbounded stack.
+const MaxDepth = 512
+
+// ErrTooDeep is returned, wrapped, for a document nested deeper than
+// MaxDepth.
+var ErrTooDeep = errors.New("JSON document nested too deep")
+
+// checkDepth fails when the objects and arrays of b, outside its strings,
+// nest deeper than MaxDepth. It reads b once without recursing, and judges
+// nothing else: invalid JSON is left to the parser.
+func checkDepth(b []byte) error {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '{', '[':
+			if depth++; depth > MaxDepth {
+				return fmt.Errorf("%w: more than %d levels", ErrTooDeep, MaxDepth)
+			}
+		case '}', ']':
+			depth--
+		case '"':
+			// Skip the string, escapes included; an unterminated one ends
+			// the scan.
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return nil
+}
 
 // parseObject parses s as one JSON object surrounded by optional
 // whitespace. ok is false when s is anything else, or holds something the
@@ -164,7 +206,7 @@ func (p *parser) literal(word string) bool {
 }
 
 func (p *parser) object(depth int) (any, bool) {
-	if depth > maxParseDepth {
+	if depth > MaxDepth {
 		return nil, false
 	}
 	p.i++ // {
@@ -217,7 +259,7 @@ func (p *parser) object(depth int) (any, bool) {
 }
 
 func (p *parser) array(depth int) (any, bool) {
-	if depth > maxParseDepth {
+	if depth > MaxDepth {
 		return nil, false
 	}
 	p.i++ // [
