@@ -24,11 +24,11 @@ func TestConstructorsRefuseNilDB(t *testing.T) {
 	}
 }
 
-// mysqlNamed is PostgreSQL's dialector under MySQL's name: a database the
-// stores have no statements for.
-type mysqlNamed struct{ gorm.Dialector }
+// sqlServerNamed is PostgreSQL's dialector under SQL Server's name: a
+// database the stores have no statements for.
+type sqlServerNamed struct{ gorm.Dialector }
 
-func (mysqlNamed) Name() string { return "mysql" }
+func (sqlServerNamed) Name() string { return "sqlserver" }
 
 // On a database they have no statements for, the constructors fail rather
 // than hand back a store whose every call would fail.
@@ -38,16 +38,16 @@ func TestConstructorsRefuseOtherDatabases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := gorm.Open(mysqlNamed{postgres.New(postgres.Config{Conn: pool})}, &gorm.Config{})
+	db, err := gorm.Open(sqlServerNamed{postgres.New(postgres.Config{Conn: pool})}, &gorm.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c, err := repo.NewGormClientIDMetadataCache(db, nil); !errors.Is(err, repo.ErrUnsupportedDialect) || c != nil {
-		t.Errorf("NewGormClientIDMetadataCache(mysql) = %v, %v; want nil, ErrUnsupportedDialect", c, err)
+		t.Errorf("NewGormClientIDMetadataCache(sqlserver) = %v, %v; want nil, ErrUnsupportedDialect", c, err)
 	}
 	if s, err := repo.NewGormPARStore(db, nil); !errors.Is(err, repo.ErrUnsupportedDialect) || s != nil {
-		t.Errorf("NewGormPARStore(mysql) = %v, %v; want nil, ErrUnsupportedDialect", s, err)
-	} else if !strings.Contains(err.Error(), `"mysql"`) {
+		t.Errorf("NewGormPARStore(sqlserver) = %v, %v; want nil, ErrUnsupportedDialect", s, err)
+	} else if !strings.Contains(err.Error(), `"sqlserver"`) {
 		t.Errorf("the error %q does not name the database", err)
 	}
 }

@@ -69,8 +69,10 @@ func TestReliabilityCallerInputIsOnlyBound(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := testdb.New(t)
-	log := recordStatements(t, db)
+	// The stores render their statements in dry-run mode when they are
+	// made; what is recorded here is what they run.
 	c, p := stores(t, db, nil)
+	log := recordStatements(t, db)
 	const marker = "ZQXMARKERZQX"
 	keys := []string{
 		marker + `'; DELETE FROM attesto_client_id_metadata; --`,
