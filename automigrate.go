@@ -19,8 +19,12 @@ import (
 // number of nodes starting at once migrate one after another and all
 // succeed. On SQLite the run is one BEGIN IMMEDIATE transaction, which
 // takes the database's write lock before it looks at the schema, so
-// processes sharing a file migrate one after another too. Other databases
-// are refused. db may be a transaction; it is not changed.
+// processes sharing a file migrate one after another too. On MariaDB and
+// MySQL, whose DDL is not transactional, a named lock (GET_LOCK) held on
+// one connection serialises the nodes, and the tables come from
+// MySQLMigrations (varbinary keys, datetime(6), json); there db must not
+// be a transaction, since every CREATE would commit it. Other databases
+// are refused. db may be a transaction elsewhere; it is not changed.
 func AutoMigrate(ctx context.Context, db *gorm.DB) error {
 	if err := migrate.Run(ctx, db); err != nil {
 		return fmt.Errorf("gormstore: AutoMigrate: %w", err)

@@ -397,10 +397,10 @@ func TestAutoMigrateInCallerTransaction(t *testing.T) {
 	}
 }
 
-// mysqlNamed is PostgreSQL's dialector under MySQL's name.
-type mysqlNamed struct{ gorm.Dialector }
+// sqlServerNamed is PostgreSQL's dialector under SQL Server's name.
+type sqlServerNamed struct{ gorm.Dialector }
 
-func (mysqlNamed) Name() string { return "mysql" }
+func (sqlServerNamed) Name() string { return "sqlserver" }
 
 // A database the stores have no statements for gets no tables either.
 func TestAutoMigrateRefusesOtherDatabases(t *testing.T) {
@@ -410,13 +410,13 @@ func TestAutoMigrateRefusesOtherDatabases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := gorm.Open(mysqlNamed{postgres.New(postgres.Config{Conn: pool})}, &gorm.Config{Logger: logger.Discard})
+	db, err := gorm.Open(sqlServerNamed{postgres.New(postgres.Config{Conn: pool})}, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = gormstore.AutoMigrate(context.Background(), db)
-	if err == nil || !strings.Contains(err.Error(), `unsupported database "mysql"`) {
-		t.Errorf("AutoMigrate on mysql = %v, want an unsupported database error", err)
+	if err == nil || !strings.Contains(err.Error(), `unsupported database "sqlserver"`) {
+		t.Errorf("AutoMigrate on sqlserver = %v, want an unsupported database error", err)
 	}
 	if got := relations(t, testdb.Open(t, schema, 1), schema); len(got) != 0 {
 		t.Errorf("AutoMigrate on an unsupported database created %q", got)

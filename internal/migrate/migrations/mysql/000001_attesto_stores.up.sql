@@ -3,7 +3,7 @@
 -- compare byte for byte: a utf8mb4 collation would match case variants
 -- and ignore trailing spaces, and a 2048-character utf8mb4 key would not
 -- fit InnoDB's 3072-byte index limit. The stores write every time as UTC
--- ('2006-01-02 15:04:05.000000'); datetime keeps it as written, whatever
+-- ('2006-01-02 15:04:05.000000'), and datetime keeps it as written, whatever
 -- the session's time_zone. MariaDB's json is longtext checked by
 -- json_valid, so documents read back exactly as stored.
 
