@@ -4,6 +4,10 @@ import (
 	"context"
 	"testing"
 	"time"
+	_ "time/tzdata" // Pacific/Kiritimati on any machine
+
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
 
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/models"
@@ -18,12 +22,46 @@ var (
 	farWest = time.FixedZone("UTC-12", -12*60*60)
 )
 
-// SQLite compares the stored expiry with the reader's clock as text. Each
-// case puts a document expiring at one instant written in one zone and
-// reads it at an instant written in another, where the wall clocks order
-// the two the other way round from the instants.
-func TestSQLiteDecidesExpiryByInstantWhateverTheZones(t *testing.T) {
+// zonedBackends are the databases where the stores write times as UTC
+// text: SQLite, which compares it as text, and MariaDB, whose datetime
+// keeps it as written. The MariaDB pools read and write in far-apart
+// zones, by the DSN's loc and by the session's time_zone.
+var zonedBackends = []struct {
+	name string
+	open func(testing.TB) *gorm.DB
+}{
+	{"SQLite", testdb.NewSQLite},
+	{"MariaDB", testdb.NewMySQL},
+	{"MariaDBInFarZones", func(t testing.TB) *gorm.DB {
+		name := testdb.MySQLDatabase(t)
+		testdb.CreateMySQLTables(t, testdb.OpenMySQL(t, name, 1))
+		cfg := testdb.MySQLConfig(t, name)
+		// A zone by name: the dialector hands the driver the DSN as text.
+		loc, err := time.LoadLocation("Pacific/Kiritimati") // UTC+14
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Loc = loc
+		cfg.Params = map[string]string{"time_zone": "'-12:00'"}
+		return testdb.OpenMySQLWith(t, mysql.Config{DSNConfig: cfg}, 4)
+	}},
+}
+
+// SQLite and MariaDB compare the stored expiry with the reader's clock as
+// written. Each case puts a document expiring at one instant written in
+// one zone and reads it at an instant written in another, where the wall
+// clocks order the two the other way round from the instants.
+func TestExpiryIsDecidedByInstantWhateverTheZones(t *testing.T) {
 	t.Parallel()
+	for _, backend := range zonedBackends {
+		t.Run(backend.name, func(t *testing.T) {
+			t.Parallel()
+			expiryByInstant(t, backend.open)
+		})
+	}
+}
+
+func expiryByInstant(t *testing.T, open func(testing.TB) *gorm.DB) {
 	at := repotest.Epoch
 	cases := []struct {
 		name    string
@@ -41,7 +79,7 @@ func TestSQLiteDecidesExpiryByInstantWhateverTheZones(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			db := testdb.NewSQLite(t)
+			db := open(t)
 			// The writer's clock is in yet another zone; only expires
 			// decides.
 			clock := repotest.NewClock(at.Add(-24 * time.Hour).In(time.FixedZone("UTC+5:30", 330*60)))
@@ -86,6 +124,25 @@ func TestSQLiteDecidesExpiryByInstantWhateverTheZones(t *testing.T) {
 func TestSQLiteStoresTimesAsFixedWidthUTC(t *testing.T) {
 	t.Parallel()
 	db := testdb.NewSQLite(t)
+	storesUTC(t, db, `SELECT CAST(expires_at AS text) AS expires_at, CAST(inserted_at AS text) AS inserted_at, typeof(expires_at) AS kind
+		FROM `+models.ClientIDMetadataTable+` WHERE url = ?`, "text")
+}
+
+// MariaDB keeps the UTC the stores write, whatever the DSN's loc and the
+// session's time_zone.
+func TestMariaDBStoresTimesInUTC(t *testing.T) {
+	t.Parallel()
+	for _, backend := range zonedBackends[1:] {
+		t.Run(backend.name, func(t *testing.T) {
+			t.Parallel()
+			storesUTC(t, backend.open(t), `SELECT CAST(expires_at AS CHAR) AS expires_at, CAST(inserted_at AS CHAR) AS inserted_at,
+				DATA_TYPE AS kind FROM `+models.ClientIDMetadataTable+`, information_schema.columns
+				WHERE url = ? AND table_schema = DATABASE() AND table_name = '`+models.ClientIDMetadataTable+`' AND column_name = 'expires_at'`, "datetime")
+		})
+	}
+}
+
+func storesUTC(t *testing.T, db *gorm.DB, query, kind string) {
 	written := repotest.Epoch.Add(123456789 * time.Nanosecond).In(farEast)
 	cache, err := repo.NewGormClientIDMetadataCache(db, &repo.Config{Now: func() time.Time { return written }})
 	if err != nil {
@@ -100,12 +157,10 @@ func TestSQLiteStoresTimesAsFixedWidthUTC(t *testing.T) {
 		InsertedAt string
 		Kind       string
 	}
-	err = db.Raw(`SELECT CAST(expires_at AS text) AS expires_at, CAST(inserted_at AS text) AS inserted_at, typeof(expires_at) AS kind
-		FROM `+models.ClientIDMetadataTable+` WHERE url = ?`, url).Scan(&row).Error
-	if err != nil {
+	if err := db.Raw(query, url).Scan(&row).Error; err != nil {
 		t.Fatal(err)
 	}
-	if row.Kind != "text" || row.ExpiresAt != "2026-03-01 13:00:00.123456" || row.InsertedAt != "2026-03-01 12:00:00.123456" {
-		t.Errorf("stored %+v, want text expires_at 2026-03-01 13:00:00.123456 and inserted_at 2026-03-01 12:00:00.123456", row)
+	if row.Kind != kind || row.ExpiresAt != "2026-03-01 13:00:00.123456" || row.InsertedAt != "2026-03-01 12:00:00.123456" {
+		t.Errorf("stored %+v, want %s expires_at 2026-03-01 13:00:00.123456 and inserted_at 2026-03-01 12:00:00.123456", row, kind)
 	}
 }
