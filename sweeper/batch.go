@@ -20,7 +20,7 @@ const expiresAt = "expires_at"
 // identifier is a clause.Table or clause.Column argument, so the dialect
 // quotes it.
 //
-// In both, the subquery picks the batch: its LIMIT is what bounds the
+// In each, the subquery picks the batch: its LIMIT is what bounds the
 // statement (GORM drops Limit on Delete), and ORDER BY expires_at walks
 // the expires_at index from the oldest row. The outer expires_at test
 // keeps a row that a writer refreshed after the subquery saw it, on a
@@ -48,10 +48,28 @@ const (
 	pgBatch = "WITH swept AS (DELETE FROM ? WHERE ? = ANY(ARRAY(" +
 		"SELECT ? FROM ? WHERE ? >= ? AND ? < ? ORDER BY ? LIMIT ? FOR UPDATE SKIP LOCKED" +
 		")) AND ? < ? RETURNING ?) SELECT count(*), max(?) FROM swept"
+	// mysqlBatch is for MariaDB (10.6 or later) and MySQL (8.0 or
+	// later), which refuse LIMIT in an IN subquery (ERROR 1235) and have
+	// no DELETE ... RETURNING for a join. The LIMIT makes the derived
+	// table a materialised one, which the optimiser reads first, joining
+	// each of its keys to the table by primary key; SKIP LOCKED steps
+	// past rows a writer or another sweeper holds, as on PostgreSQL. It
+	// runs in a READ COMMITTED transaction of its own (mysqlBatchTx): the
+	// default REPEATABLE READ would also lock the gaps of the expires_at
+	// range it scans, blocking inserts into them until the batch commits.
+	mysqlBatch = "DELETE ? FROM ? JOIN (" +
+		"SELECT ? FROM ? WHERE ? < ? ORDER BY ? LIMIT ? FOR UPDATE SKIP LOCKED" +
+		") AS ? USING (?) WHERE ? < ?"
 	// portableBatch is for dialects without arrays, row locks or DELETE
 	// in WITH (SQLite).
 	portableBatch = "DELETE FROM ? WHERE ? IN (SELECT ? FROM ? WHERE ? < ? ORDER BY ? LIMIT ?) AND ? < ?"
 )
+
+// batchAlias names mysqlBatch's derived table.
+var batchAlias = clause.Table{Name: "gormstore_sweep_batch"}
+
+// mysqlBatchTx is the transaction each MariaDB/MySQL batch runs in.
+var mysqlBatchTx = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 
 // batch is one batch's outcome.
 type batch struct {
@@ -62,13 +80,28 @@ type batch struct {
 }
 
 // deleteBatch runs one batch statement on db: rows of t that expired
-// before now, from expires_at from onwards (ignored by the portable form).
+// before now, from expires_at from onwards (used by PostgreSQL's form
+// only).
 func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, from time.Time) (batch, error) {
 	table := clause.Table{Name: t.Name}
 	key := clause.Column{Name: t.Key}
 	exp := clause.Column{Name: expiresAt}
 	n := s.cfg.batchSize
-	if s.kind != dialect.Postgres {
+	switch s.kind {
+	case dialect.Postgres:
+	case dialect.MySQL:
+		cut := s.kind.Time(now)
+		var deleted int64
+		err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			res := tx.Exec(mysqlBatch, table, table, key, table, exp, cut, exp, n, batchAlias, key, exp, cut)
+			deleted = res.RowsAffected
+			return res.Error
+		}, mysqlBatchTx)
+		if err != nil {
+			return batch{}, err
+		}
+		return batch{deleted: deleted}, nil
+	default:
 		cut := s.kind.Time(now)
 		res := db.WithContext(ctx).Exec(portableBatch, table, key, key, table, exp, cut, exp, n, exp, cut)
 		return batch{deleted: res.RowsAffected}, res.Error
@@ -84,8 +117,9 @@ func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, fr
 }
 
 // sweepTable deletes t's rows that expired before now, batch by batch,
-// each batch its own autocommit statement, run in stmt, so that it holds
-// its row locks for one batch only. It stops at the first short batch
+// each batch committed on its own (an autocommit statement, or on
+// MariaDB/MySQL a transaction of one statement), run in stmt, so that it
+// holds its row locks for one batch only. It stops at the first short batch
 // (nothing more to delete, or the rest is locked by someone else and is
 // the next pass's), at the first error, or, before the next batch, when
 // ctx ends.

@@ -2,7 +2,6 @@ package sweeper
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,10 +16,8 @@ import (
 // (Start). Create it with New; it is safe for concurrent use.
 type Sweeper struct {
 	db *gorm.DB
-	// pool is where a PostgreSQL pass pins the connection that holds the
-	// advisory lock; nil on other dialects, which sweep without a lock.
-	pool *sql.DB
-	// kind selects the batch statement and how its times are bound.
+	// kind selects the lock, the batch statement and how its times are
+	// bound.
 	kind dialect.Kind
 	cfg  settings
 
@@ -52,8 +49,10 @@ func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
 		return nil, fmt.Errorf("sweeper: new: %w: db is a transaction, and batches must commit on their own", ErrInvalidConfig)
 	}
 	s := &Sweeper{db: session(db), cfg: set, kind: dialect.Of(db)}
-	if s.kind == dialect.Postgres {
-		if s.pool, err = db.DB(); err != nil {
+	if hasLock(s.kind) {
+		// A pass pins a connection of this pool: fail now, not at every
+		// pass, when there is none.
+		if _, err := db.DB(); err != nil {
 			return nil, fmt.Errorf("sweeper: new: %w", err)
 		}
 	}
@@ -188,9 +187,8 @@ func (s *Sweeper) run(ctx, abort context.Context) Result {
 	return r
 }
 
-// sweep deletes what expired before now in every table, under the lock.
-// A table that fails does not keep the others from being swept; only the
-// end of ctx stops the pass.
+// sweep deletes what expired before now in every table, under the lock
+// where the database has one.
 func (s *Sweeper) sweep(ctx, abort context.Context, now time.Time) ([]TableResult, error) {
 	if !s.busy.TryLock() {
 		return nil, fmt.Errorf("sweeper: sweep: %w: this sweeper's previous pass is still running", ErrLocked)
@@ -209,15 +207,40 @@ func (s *Sweeper) sweep(ctx, abort context.Context, now time.Time) ([]TableResul
 		defer context.AfterFunc(abort, cancelStmt)()
 	}
 
-	db := s.db
-	if s.pool != nil {
-		lock, err := s.lock(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer s.unlock(ctx, lock)
-		db = lock.session(stmt, s.db)
+	if !hasLock(s.kind) {
+		return s.sweepTables(ctx, stmt, s.db, now)
 	}
+	// The pass pins one connection for the lock and its batches: the
+	// lock belongs to the session, and one connection is all a pass
+	// needs.
+	var (
+		results []TableResult
+		passErr error
+		pinned  bool
+	)
+	err := s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		pinned = true
+		lock, err := s.lock(ctx, conn)
+		if err != nil {
+			return err
+		}
+		defer s.unlock(ctx, conn, lock)
+		results, passErr = s.sweepTables(ctx, stmt, conn, now)
+		return nil
+	})
+	if err != nil && !pinned {
+		err = lockError(ctx, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return results, passErr
+}
+
+// sweepTables sweeps every table on db, in order. A table that fails
+// does not keep the others from being swept; only the end of ctx or stmt
+// stops the pass.
+func (s *Sweeper) sweepTables(ctx, stmt context.Context, db *gorm.DB, now time.Time) ([]TableResult, error) {
 	results := make([]TableResult, 0, len(s.cfg.tables))
 	var errs []error
 	for _, t := range s.cfg.tables {
