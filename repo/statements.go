@@ -293,5 +293,10 @@ func exec(ctx context.Context, db *gorm.DB, st statement, a *args, op, keyField 
 	if res.Error != nil {
 		return 0, dbError(op, keyField, res.Error)
 	}
+	if res.DryRun {
+		// Nothing was written: say so, as Rows does of a read, rather than
+		// acknowledge a write (or report a duplicate) that did not happen.
+		return 0, dbError(op, keyField, gorm.ErrDryRunModeUnsupported)
+	}
 	return res.RowsAffected, nil
 }

@@ -142,74 +142,84 @@ func TestAttestoPhoenixTablesHoldUTC(t *testing.T) {
 }
 
 // The stores work inside the caller's transaction, and a taken request_uri
-// does not abort it.
+// does not abort it, on every database.
 func TestStoresJoinTheCallersTransaction(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := testdb.New(t)
-	errRollback := errors.New("rollback")
-	err := db.Transaction(func(tx *gorm.DB) error {
-		c, _ := repo.NewGormClientIDMetadataCache(tx, nil)
-		p, _ := repo.NewGormPARStore(tx, nil)
-		if err := c.Put(ctx, "https://c.example/rolled-back", map[string]any{}, time.Now().Add(time.Hour)); err != nil {
-			return err
-		}
-		if err := p.Put(ctx, "urn:r:tx", map[string]any{}, time.Minute); err != nil {
-			return err
-		}
-		if err := p.Put(ctx, "urn:r:tx", map[string]any{}, time.Minute); !errors.Is(err, repo.ErrDuplicate) {
-			t.Errorf("duplicate Put in a transaction = %v, want ErrDuplicate", err)
-		}
-		// The transaction is still usable after the duplicate.
-		if _, found, err := p.Fetch(ctx, "urn:r:tx"); !found || err != nil {
-			t.Errorf("Fetch after the duplicate in the transaction = %v, %v", found, err)
-		}
-		return errRollback
-	})
-	if !errors.Is(err, errRollback) {
-		t.Fatalf("transaction = %v", err)
-	}
-	for _, table := range []string{"attesto_client_id_metadata", "attesto_pushed_authorization_requests"} {
-		if n := testdb.Count(t, db, table); n != 0 {
-			t.Errorf("%s holds %d rows after the rollback, want 0", table, n)
-		}
-	}
+	for _, tc := range tables {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := tc.open(t)
+			errRollback := errors.New("rollback")
+			err := db.Transaction(func(tx *gorm.DB) error {
+				c, _ := repo.NewGormClientIDMetadataCache(tx, nil)
+				p, _ := repo.NewGormPARStore(tx, nil)
+				if err := c.Put(ctx, "https://c.example/rolled-back", map[string]any{}, time.Now().Add(time.Hour)); err != nil {
+					return err
+				}
+				if err := p.Put(ctx, "urn:r:tx", map[string]any{}, time.Minute); err != nil {
+					return err
+				}
+				if err := p.Put(ctx, "urn:r:tx", map[string]any{}, time.Minute); !errors.Is(err, repo.ErrDuplicate) {
+					t.Errorf("duplicate Put in a transaction = %v, want ErrDuplicate", err)
+				}
+				// The transaction is still usable after the duplicate.
+				if _, found, err := p.Fetch(ctx, "urn:r:tx"); !found || err != nil {
+					t.Errorf("Fetch after the duplicate in the transaction = %v, %v", found, err)
+				}
+				return errRollback
+			})
+			if !errors.Is(err, errRollback) {
+				t.Fatalf("transaction = %v", err)
+			}
+			for _, table := range []string{"attesto_client_id_metadata", "attesto_pushed_authorization_requests"} {
+				if n := testdb.Count(t, db, table); n != 0 {
+					t.Errorf("%s holds %d rows after the rollback, want 0", table, n)
+				}
+			}
 
-	err = db.Transaction(func(tx *gorm.DB) error {
-		p, _ := repo.NewGormPARStore(tx, nil)
-		return p.Put(ctx, "urn:r:committed", map[string]any{}, time.Minute)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, _ := repo.NewGormPARStore(db, nil)
-	if _, found, err := p.Take(ctx, "urn:r:committed"); !found || err != nil {
-		t.Errorf("Take of a committed Put = %v, %v; want a hit", found, err)
+			err = db.Transaction(func(tx *gorm.DB) error {
+				p, _ := repo.NewGormPARStore(tx, nil)
+				return p.Put(ctx, "urn:r:committed", map[string]any{}, time.Minute)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := repo.NewGormPARStore(db, nil)
+			if _, found, err := p.Take(ctx, "urn:r:committed"); !found || err != nil {
+				t.Errorf("Take of a committed Put = %v, %v; want a hit", found, err)
+			}
+		})
 	}
 }
 
 // Building a store leaves the caller's *gorm.DB as it was.
 func TestCallersDBIsNotChanged(t *testing.T) {
 	t.Parallel()
-	db := testdb.New(t)
-	scoped := db.Where("1 = 0") // a caller's half-built query must not leak in
-	c, _ := repo.NewGormClientIDMetadataCache(scoped, nil)
-	p, _ := repo.NewGormPARStore(scoped, nil)
-	if db.Config.SkipDefaultTransaction || scoped.Config.SkipDefaultTransaction {
-		t.Error("constructors set SkipDefaultTransaction on the caller's *gorm.DB")
-	}
-	ctx := context.Background()
-	if err := c.Put(ctx, "https://c.example/m.json", map[string]any{}, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if _, found, err := c.Get(ctx, "https://c.example/m.json"); !found || err != nil {
-		t.Errorf("Get through a store built on a scoped db = %v, %v; want a hit", found, err)
-	}
-	if err := p.Put(ctx, "urn:r:1", map[string]any{}, time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	if err := db.Model(&models.PushedAuthorizationRequest{}).Count(&n).Error; err != nil || n != 1 {
-		t.Errorf("the caller's db counts %d rows (%v) after the stores' use, want 1", n, err)
+	for _, tc := range tables {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := tc.open(t)
+			scoped := db.Where("1 = 0") // a caller's half-built query must not leak in
+			c, _ := repo.NewGormClientIDMetadataCache(scoped, nil)
+			p, _ := repo.NewGormPARStore(scoped, nil)
+			if db.Config.SkipDefaultTransaction || scoped.Config.SkipDefaultTransaction {
+				t.Error("constructors set SkipDefaultTransaction on the caller's *gorm.DB")
+			}
+			ctx := context.Background()
+			if err := c.Put(ctx, "https://c.example/m.json", map[string]any{}, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, err := c.Get(ctx, "https://c.example/m.json"); !found || err != nil {
+				t.Errorf("Get through a store built on a scoped db = %v, %v; want a hit", found, err)
+			}
+			if err := p.Put(ctx, "urn:r:1", map[string]any{}, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			var n int64
+			if err := db.Model(&models.PushedAuthorizationRequest{}).Count(&n).Error; err != nil || n != 1 {
+				t.Errorf("the caller's db counts %d rows (%v) after the stores' use, want 1", n, err)
+			}
+		})
 	}
 }
