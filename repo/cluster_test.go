@@ -8,18 +8,28 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/repo"
 	"github.com/attesto/gormstore/repo/repotest"
 )
 
-// Two pools on one schema stand for two nodes of a cluster.
+// Two pools on one database stand for two nodes of a cluster.
 func TestStateIsSharedAcrossNodes(t *testing.T) {
 	t.Parallel()
+	for _, tc := range twoNodes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dbs := tc.open(t)
+			stateIsShared(t, dbs[0], dbs[1])
+		})
+	}
+}
+
+func stateIsShared(t *testing.T, nodeA, nodeB *gorm.DB) {
 	ctx := context.Background()
-	schema := testdb.Schema(t)
-	nodeA, nodeB := testdb.Open(t, schema, 4), testdb.Open(t, schema, 4)
-	testdb.CreateTables(t, nodeA)
 	clock := repotest.NewClock(repotest.Epoch)
 	cfg := &repo.Config{Now: clock.Now}
 	cacheA, _ := repo.NewGormClientIDMetadataCache(nodeA, cfg)
@@ -56,16 +66,49 @@ func TestStateIsSharedAcrossNodes(t *testing.T) {
 	}
 }
 
+// twoNodes open two pools of 8 connections on one fresh database holding
+// the stores' tables: two nodes of a cluster.
+var twoNodes = []struct {
+	name string
+	open func(t *testing.T) [2]*gorm.DB
+}{
+	{"PostgreSQL", func(t *testing.T) [2]*gorm.DB {
+		schema := testdb.Schema(t)
+		a, b := testdb.Open(t, schema, 8), testdb.Open(t, schema, 8)
+		testdb.CreateTables(t, a)
+		return [2]*gorm.DB{a, b}
+	}},
+	{"MariaDB", func(t *testing.T) [2]*gorm.DB {
+		name := testdb.MySQLDatabase(t)
+		a, b := testdb.OpenMySQL(t, name, 8), testdb.OpenMySQL(t, name, 8)
+		testdb.CreateMySQLTables(t, a)
+		return [2]*gorm.DB{a, b}
+	}},
+	{"MariaDBWithoutReturning", func(t *testing.T) [2]*gorm.DB {
+		name := testdb.MySQLDatabase(t)
+		var dbs [2]*gorm.DB
+		for i := range dbs {
+			dbs[i] = testdb.OpenMySQLWith(t, mysql.Config{DSNConfig: testdb.MySQLConfig(t, name), DisableWithReturning: true}, 8)
+		}
+		testdb.CreateMySQLTables(t, dbs[0])
+		return dbs
+	}},
+}
+
 func TestConcurrentTakesAcrossNodesHaveOneWinner(t *testing.T) {
 	t.Parallel()
+	for _, tc := range twoNodes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			concurrentTakesAcrossNodes(t, tc.open(t))
+		})
+	}
+}
+
+func concurrentTakesAcrossNodes(t *testing.T, dbs [2]*gorm.DB) {
 	ctx := context.Background()
-	schema := testdb.Schema(t)
 	nodes := []*repo.GormPARStore{}
-	for i := range 2 {
-		db := testdb.Open(t, schema, 8)
-		if i == 0 {
-			testdb.CreateTables(t, db)
-		}
+	for _, db := range dbs {
 		s, err := repo.NewGormPARStore(db, nil)
 		if err != nil {
 			t.Fatal(err)
