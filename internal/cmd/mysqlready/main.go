@@ -13,7 +13,8 @@
 // The DSN is go-sql-driver/mysql's, as GORM's documentation writes it:
 // user:pass@tcp(host:3306)/db?charset=utf8mb4&parseTime=True&loc=Local.
 //
-// It exits 0 once the database answers; 1 with a message on stderr if it
+// It prints the server's version (SELECT VERSION()) on stdout and exits 0
+// once the database answers; 1 with a message on stderr if it
 // still does not after -wait, or at once if (without -create) the server
 // reports that the database does not exist; 2 if the arguments or the DSN
 // are malformed; and 3 at once if the server refuses the login, so that the
@@ -87,47 +88,50 @@ func main() {
 	// The driver logs dropped connections itself while a server starts;
 	// every error that matters is returned and reported below.
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
-	if err := waitReady(cfg, *wait, *create); err != nil {
+	version, err := waitReady(cfg, *wait, *create)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mysqlready:", err)
 		if errors.As(err, new(refusedError)) {
 			os.Exit(exitRefused)
 		}
 		os.Exit(exitNotReady)
 	}
+	fmt.Println(version)
 }
 
-// waitReady pings cfg until it answers or wait has elapsed.
-func waitReady(cfg *mysql.Config, wait time.Duration, create bool) error {
+// waitReady queries cfg's server version until it answers or wait has
+// elapsed.
+func waitReady(cfg *mysql.Config, wait time.Duration, create bool) (string, error) {
 	where := fmt.Sprintf("database %q at %s(%s) as %q", cfg.DBName, cfg.Net, cfg.Addr, cfg.User)
 	deadline := time.Now().Add(wait)
 	created := false
 	for {
-		err := ping(cfg, deadline)
+		version, err := serverVersion(cfg, deadline)
 		if err == nil {
-			return nil
+			return version, nil
 		}
 		var myErr *mysql.MySQLError
 		if errors.As(err, &myErr) {
 			switch myErr.Number {
 			case errBadDB:
 				if !create || created {
-					return fmt.Errorf("%s: %w", where, err)
+					return "", fmt.Errorf("%s: %w", where, err)
 				}
 				if err := createDatabase(cfg, deadline); err != nil {
 					if refused(err) {
 						err = refusedError{err}
 					}
-					return fmt.Errorf("creating %s: %w", where, err)
+					return "", fmt.Errorf("creating %s: %w", where, err)
 				}
 				fmt.Fprintf(os.Stderr, "mysqlready: created %s\n", where)
 				created = true
 				continue
 			case errAccessDenied, errAccessDeniedNoPasswd, errDBAccessDenied:
-				return refusedError{fmt.Errorf("%s: %w", where, err)}
+				return "", refusedError{fmt.Errorf("%s: %w", where, err)}
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not reachable within %v: %w", where, wait, err)
+			return "", fmt.Errorf("%s not reachable within %v: %w", where, wait, err)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -163,15 +167,17 @@ func open(cfg *mysql.Config) (*sql.DB, error) {
 	return db, nil
 }
 
-func ping(cfg *mysql.Config, deadline time.Time) error {
+func serverVersion(cfg *mysql.Config, deadline time.Time) (string, error) {
 	ctx, cancel := attemptContext(deadline)
 	defer cancel()
 	db, err := open(cfg)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer db.Close()
-	return db.PingContext(ctx)
+	var version string
+	err = db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version)
+	return version, err
 }
 
 // createDatabase creates cfg's database through a connection that names

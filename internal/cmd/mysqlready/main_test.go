@@ -30,23 +30,24 @@ func TestMain(m *testing.M) {
 	testdb.Main(m)
 }
 
-// run runs mysqlready with args and returns its exit code and stderr.
-func run(t *testing.T, args ...string) (int, string) {
+// run runs mysqlready with args and returns its exit code, stdout and
+// stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, stderr.String()
+		return 0, stdout.String(), stderr.String()
 	case errors.As(err, &exitErr):
-		return exitErr.ExitCode(), stderr.String()
+		return exitErr.ExitCode(), stdout.String(), stderr.String()
 	default:
 		t.Fatalf("run mysqlready: %v", err)
-		return 0, ""
+		return 0, "", ""
 	}
 }
 
@@ -108,6 +109,10 @@ func TestMySQLReady(t *testing.T) {
 			t.Errorf("drop %s: %v", missing, err)
 		}
 	})
+	var version string
+	if err := db.QueryRow("SELECT VERSION()").Scan(&version); err != nil {
+		t.Fatal(err)
+	}
 	down := testdb.MySQLConfig(t, "test")
 	down.Addr = closedPort(t)
 
@@ -132,7 +137,7 @@ func TestMySQLReady(t *testing.T) {
 		{"two DSNs", []string{testdb.MySQLURL(), testdb.MySQLURL()}, 2, "usage: mysqlready", true},
 	} {
 		start := time.Now()
-		code, stderr := run(t, tc.args...)
+		code, stdout, stderr := run(t, tc.args...)
 		if took := time.Since(start); took > time.Minute {
 			t.Errorf("%s: took %v", tc.name, took)
 		}
@@ -141,6 +146,15 @@ func TestMySQLReady(t *testing.T) {
 		}
 		if tc.wantStderr == "" && stderr != "" || !strings.Contains(stderr, tc.wantStderr) {
 			t.Errorf("%s: stderr %q, want it to contain %q", tc.name, stderr, tc.wantStderr)
+		}
+		// The server's version once ready, for the script to report;
+		// nothing otherwise.
+		wantStdout := ""
+		if tc.wantCode == 0 {
+			wantStdout = version + "\n"
+		}
+		if stdout != wantStdout {
+			t.Errorf("%s: stdout %q, want %q", tc.name, stdout, wantStdout)
 		}
 		if got := databaseExists(t, db, missing); got != tc.wantExists {
 			t.Errorf("%s: database exists = %v, want %v", tc.name, got, tc.wantExists)
