@@ -12,6 +12,6 @@ var (
 	// ("has already been taken"), and the stored row is left intact.
 	ErrDuplicate = errors.New("gormstore: duplicate key")
 	// ErrUnsupportedDialect is returned by the GORM stores' constructors
-	// for a database other than PostgreSQL and SQLite.
+	// for a database other than PostgreSQL, SQLite, MariaDB and MySQL.
 	ErrUnsupportedDialect = errors.New("gormstore: unsupported database")
 )
