@@ -32,9 +32,12 @@ func parseCacheControl(lines []string) cacheControl {
 	var cc cacheControl
 	maxAges := 0
 	for _, elem := range splitList(strings.Join(lines, ",")) {
-		name, arg, hasArg := strings.Cut(elem, "=")
-		name = strings.ToLower(strings.Trim(name, " \t"))
-		arg, argOK := unquote(strings.Trim(arg, " \t"))
+		rawName, rawArg, hasArg := strings.Cut(elem, "=")
+		name := strings.ToLower(strings.Trim(rawName, " \t"))
+		arg, argOK := unquote(rawArg)
+		// cache-directive = token [ "=" ( token / quoted-string ) ]:
+		// no whitespace around "=".
+		argOK = argOK && name == strings.ToLower(rawName) && strings.Trim(rawArg, " \t") == rawArg
 		switch name {
 		case "max-age":
 			cc.hasMaxAge = true

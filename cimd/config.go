@@ -1,31 +1,52 @@
 package cimd
 
 import (
+	"cmp"
 	"fmt"
+	"net/http"
 	"time"
-
-	"github.com/attesto/gormstore/repo"
 )
 
-// DefaultFetchTimeout bounds one shared fetch by default.
-const DefaultFetchTimeout = 5 * time.Second
+// Defaults of Config.
+const (
+	// DefaultFetchTimeout bounds one shared fetch by default.
+	DefaultFetchTimeout = 5 * time.Second
+	// DefaultMaxConcurrentFetches is how many fetches a Resolver runs at
+	// once by default, all hosts together.
+	DefaultMaxConcurrentFetches = 256
+	// DefaultMaxFetchesPerHost is how many fetches a Resolver runs at once
+	// by default to one host name, so that one host's slow URLs cannot
+	// take the whole of MaxConcurrentFetches.
+	DefaultMaxFetchesPerHost = 16
+)
 
 // Config configures a Resolver. Only Cache is required; every zero field
-// takes its default.
+// takes its default, and the defaults are the safe settings.
 type Config struct {
 	// Cache is where resolved documents are kept and shared:
 	// repo.NewGormClientIDMetadataCache for a cluster,
 	// repo.NewMemoryClientIDMetadataCache for one node. Required.
-	Cache repo.ClientIDMetadataCache
-	// Fetch fetches a document on a miss. Default: HTTPFetch(nil). Pass
-	// HTTPFetch with your own *http.Client (for a dialer that refuses
-	// internal addresses, draft section 6.5), or a FetchFunc of your own.
+	Cache Cache
+	// Fetch fetches a document on a miss. Default: HTTPFetch(nil), whose
+	// transport refuses special-use addresses (draft section 6.5), uses no
+	// proxy and bounds response headers (see NewTransport). A FetchFunc of
+	// your own, or HTTPFetch with your own *http.Client, owns those
+	// protections instead.
 	Fetch FetchFunc
+	// AllowLoopback lets the default fetch connect to loopback addresses,
+	// and to no other special-use address, for a document host on
+	// localhost during development (see TransportConfig.AllowLoopback).
+	// Never set it in production. It applies to the default fetch only:
+	// with Fetch set it is ErrConfig; use NewTransport instead. Default:
+	// false.
+	AllowLoopback bool
 	// Bounds clamp the lifetime ExpiresAt derives from the response's
 	// caching headers. Default: 60 seconds to 24 hours.
 	Bounds Bounds
-	// Rules are extra checks of a fetched document, run in order after
-	// ValidateDocument, which always runs.
+	// Rules are extra checks of a document, run in order after
+	// ValidateDocument, which always runs: on every fetched document and on
+	// every cache hit, since another node, with other Rules, may have
+	// stored it.
 	Rules []Rule
 	// Now is the clock: the same one the Cache decides expiry with
 	// (repo.Config.Now), since expires_at is computed from its readings.
@@ -38,11 +59,27 @@ type Config struct {
 	// MaxDocumentBytes is the largest document accepted (draft section
 	// 6.6). Default: DefaultMaxDocumentBytes, 5 KiB.
 	MaxDocumentBytes int64
+	// MaxConcurrentFetches is how many shared fetches may run at once on
+	// this Resolver. When that many run, a Resolve that needs another
+	// fails at once with ErrBusy rather than queue: a fetch keeps running
+	// (up to FetchTimeout) after its callers give up, so queueing would let
+	// requests pile up work nobody waits for. Default:
+	// DefaultMaxConcurrentFetches, 256.
+	MaxConcurrentFetches int
+	// MaxFetchesPerHost is how many of those may be for one host name
+	// (ports not distinguished); beyond it, ErrBusy as well. Default:
+	// DefaultMaxFetchesPerHost, 16.
+	MaxFetchesPerHost int
+
+	// transport is a test hook for the default fetch's transport
+	// (export_test.go).
+	transport *TransportConfig
 }
 
 // NewResolver returns a Resolver with cfg's settings. A nil cfg, a nil
-// Cache, a nil Rule, a negative duration or size, a Bounds.Max below
-// Bounds.Min or a FetchTimeout not below Bounds.Min is ErrConfig.
+// Cache, a nil Rule, a negative duration, size or limit, a Bounds.Max
+// below Bounds.Min, a FetchTimeout not below Bounds.Min, or AllowLoopback
+// with a Fetch of your own is ErrConfig.
 func NewResolver(cfg *Config) (*Resolver, error) {
 	bad := func(why string) (*Resolver, error) {
 		return nil, fmt.Errorf("cimd: new resolver: %w: %s", ErrConfig, why)
@@ -50,8 +87,12 @@ func NewResolver(cfg *Config) (*Resolver, error) {
 	if cfg == nil || cfg.Cache == nil {
 		return bad("Cache is required")
 	}
-	if cfg.Bounds.Min < 0 || cfg.Bounds.Max < 0 || cfg.FetchTimeout < 0 || cfg.MaxDocumentBytes < 0 {
-		return bad("durations and sizes must not be negative")
+	if cfg.Bounds.Min < 0 || cfg.Bounds.Max < 0 || cfg.FetchTimeout < 0 || cfg.MaxDocumentBytes < 0 ||
+		cfg.MaxConcurrentFetches < 0 || cfg.MaxFetchesPerHost < 0 {
+		return bad("durations, sizes and limits must not be negative")
+	}
+	if cfg.AllowLoopback && cfg.Fetch != nil {
+		return bad("AllowLoopback applies to the default fetch only; with a Fetch of your own, build its client on NewTransport")
 	}
 	r := &Resolver{
 		cache:        cfg.Cache,
@@ -62,8 +103,14 @@ func NewResolver(cfg *Config) (*Resolver, error) {
 		fetchTimeout: cfg.FetchTimeout,
 		maxBytes:     cfg.MaxDocumentBytes,
 	}
+	r.flights.maxTotal = cmp.Or(cfg.MaxConcurrentFetches, DefaultMaxConcurrentFetches)
+	r.flights.maxPerHost = cmp.Or(cfg.MaxFetchesPerHost, DefaultMaxFetchesPerHost)
 	if r.fetch == nil {
-		r.fetch = HTTPFetch(nil)
+		tc := TransportConfig{AllowLoopback: cfg.AllowLoopback}
+		if cfg.transport != nil {
+			tc.resolver, tc.rootCAs = cfg.transport.resolver, cfg.transport.rootCAs
+		}
+		r.fetch = HTTPFetch(&http.Client{Transport: NewTransport(&tc)})
 	}
 	if r.now == nil {
 		r.now = time.Now

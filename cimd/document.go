@@ -7,7 +7,15 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+
+	"github.com/attesto/gormstore/internal/jsondoc"
 )
+
+// MaxDocumentDepth is the deepest nesting of objects and arrays a fetched
+// document may have, the top-level object counting as 1: the bound the
+// stores' decoder reads back (a store may refuse far less; repo's default
+// is 32). Deeper is ErrInvalidDocument, found without recursing further.
+const MaxDocumentDepth = jsondoc.MaxDepth
 
 // decodeDocument parses a fetched body as one JSON object. Numbers stay
 // exact as json.Number, as the cache gives them back. It is stricter than
@@ -24,7 +32,7 @@ func decodeDocument(body []byte) (map[string]any, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	v, err := readValue(dec)
+	v, err := readValue(dec, 0)
 	if err != nil {
 		return nil, bad("is not JSON: %v", err)
 	}
@@ -39,11 +47,17 @@ func decodeDocument(body []byte) (map[string]any, error) {
 }
 
 // readValue reads one JSON value token by token, rejecting duplicate
-// names. The depth it recurses to is bounded by the document size limit.
-func readValue(dec *json.Decoder) (any, error) {
+// names, at depth levels of nesting; it recurses at most MaxDocumentDepth
+// levels deep.
+func readValue(dec *json.Decoder, depth int) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
+	}
+	if tok == json.Delim('{') || tok == json.Delim('[') {
+		if depth++; depth > MaxDocumentDepth {
+			return nil, fmt.Errorf("nested deeper than %d levels", MaxDocumentDepth)
+		}
 	}
 	switch tok {
 	case json.Delim('{'):
@@ -57,7 +71,7 @@ func readValue(dec *json.Decoder) (any, error) {
 			if _, dup := obj[key]; dup {
 				return nil, fmt.Errorf("duplicate name %q", key)
 			}
-			if obj[key], err = readValue(dec); err != nil {
+			if obj[key], err = readValue(dec, depth); err != nil {
 				return nil, err
 			}
 		}
@@ -66,7 +80,7 @@ func readValue(dec *json.Decoder) (any, error) {
 	case json.Delim('['):
 		arr := []any{}
 		for dec.More() {
-			v, err := readValue(dec)
+			v, err := readValue(dec, depth)
 			if err != nil {
 				return nil, err
 			}

@@ -29,6 +29,7 @@ func body(status int, b string) http.HandlerFunc {
 func sized(n int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		prefix := `{"client_id":"` + requestURL(r) + `","client_name":"`
+		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(prefix + strings.Repeat("x", n-len(prefix)-2) + `"}`))
 	}
 }

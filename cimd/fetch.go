@@ -31,8 +31,9 @@ type Response struct {
 	// StatusCode is the HTTP status; anything but 200 is ErrStatus
 	// (draft section 4), redirects included.
 	StatusCode int
-	// Header holds the caching fields ExpiresAt reads: Cache-Control,
-	// Expires, Date and Age.
+	// Header holds Content-Type, which must be application/json or
+	// application/*+json (parameters such as charset allowed), and the
+	// caching fields ExpiresAt reads: Cache-Control, Expires, Date and Age.
 	Header http.Header
 	// Body is the document, at most FetchRequest.MaxBytes+1 bytes of it.
 	Body []byte
@@ -47,22 +48,30 @@ type Response struct {
 // the resolver's fetch timeout and no caller's cancellation.
 type FetchFunc func(ctx context.Context, req FetchRequest) (*Response, error)
 
-// HTTPFetch returns a FetchFunc that GETs the document with client (nil: a
-// client on http.DefaultTransport), with Accept: application/json. It
-// never follows a redirect: a 3xx is returned as it is, which the resolver
-// rejects, because draft -01 section 4 says the authorization server "MUST
-// NOT automatically follow HTTP redirects when retrieving the client
-// registration information". client is copied with that one change; its
-// Transport and Timeout are used as they are.
+// HTTPFetch returns a FetchFunc that GETs the document with client, with
+// Accept: application/json. It never follows a redirect: a 3xx is
+// returned as it is, which the resolver rejects, because draft -01 section
+// 4 says the authorization server "MUST NOT automatically follow HTTP
+// redirects when retrieving the client registration information". client
+// is copied with that one change.
 //
-// It does not guard against server-side request forgery: draft section 6.5
-// requires refusing client_id URLs that resolve to special-use addresses
-// (RFC 6890), which belongs in client's Transport, in a dialer's Control
-// function that sees the address actually dialled.
+// A nil client is the default fetch's: a client on a NewTransport(nil)
+// transport of its own, which refuses special-use addresses (draft
+// section 6.5), uses no proxy and bounds response headers.
+//
+// A non-nil client's Transport and Timeout are used as they are (a nil
+// Transport is http.DefaultTransport, which has no guard at all). The
+// caller then owns what the default transport would do: refusing
+// special-use addresses at dial time (start from NewTransport to keep
+// that), proxy settings, TLS roots, and bounds on response headers. The
+// resolver still bounds the body, checks the status and Content-Type, and
+// limits concurrent fetches.
 func HTTPFetch(client *http.Client) FetchFunc {
 	c := new(http.Client)
 	if client != nil {
 		*c = *client
+	} else {
+		c.Transport = NewTransport(nil)
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return func(ctx context.Context, req FetchRequest) (*Response, error) {

@@ -2,9 +2,11 @@ package cimd_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,18 +118,38 @@ func TestHTTPFetchRecordsRequestAndResponseTimes(t *testing.T) {
 	}
 }
 
-func TestHTTPFetchNilClientAndTransportErrors(t *testing.T) {
+// HTTPFetch(nil) is the default fetch: its transport refuses loopback,
+// here a plain-HTTP server on 127.0.0.1, before any request is sent.
+func TestHTTPFetchNilClientRefusesLoopback(t *testing.T) {
 	t.Parallel()
-	// Plain HTTP, so that the default client can talk to it; HTTPFetch
-	// itself does not judge the scheme, Resolve does.
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write([]byte("{}"))
+	}))
+	t.Cleanup(srv.Close)
+	resp, err := cimd.HTTPFetch(nil)(context.Background(), cimd.FetchRequest{ClientID: srv.URL + "/c"})
+	if !errors.Is(err, cimd.ErrForbiddenAddress) {
+		t.Fatalf("HTTPFetch(nil) = %+v, %v; want ErrForbiddenAddress", resp, err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the server got %d requests, want none", n)
+	}
+}
+
+// A caller's own client keeps its transport, here http.DefaultTransport,
+// which has no guard; its errors are returned.
+func TestHTTPFetchCallersClientAndTransportErrors(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("{}")) }))
 	t.Cleanup(func() {
 		srv.Close()
 		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	})
-	resp, err := cimd.HTTPFetch(nil)(context.Background(), cimd.FetchRequest{ClientID: srv.URL + "/c"})
+	fetch := cimd.HTTPFetch(&http.Client{})
+	resp, err := fetch(context.Background(), cimd.FetchRequest{ClientID: srv.URL + "/c"})
 	if err != nil || resp.StatusCode != 200 || string(resp.Body) != "{}" {
-		t.Fatalf("HTTPFetch(nil) = %+v, %v; want 200 {}", resp, err)
+		t.Fatalf("HTTPFetch(&http.Client{}) = %+v, %v; want 200 {}", resp, err)
 	}
 	if resp.RequestTime.IsZero() || resp.ResponseTime.Before(resp.RequestTime) {
 		t.Errorf("times = %v, %v; want real clock readings in order", resp.RequestTime, resp.ResponseTime)
@@ -135,15 +157,15 @@ func TestHTTPFetchNilClientAndTransportErrors(t *testing.T) {
 
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	if resp, err := cimd.HTTPFetch(nil)(context.Background(), cimd.FetchRequest{ClientID: closed.URL + "/c"}); err == nil {
+	if resp, err := fetch(context.Background(), cimd.FetchRequest{ClientID: closed.URL + "/c"}); err == nil {
 		t.Errorf("fetch from a closed server = %+v, want an error", resp)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := cimd.HTTPFetch(nil)(ctx, cimd.FetchRequest{ClientID: srv.URL + "/c"}); err == nil {
+	if _, err := fetch(ctx, cimd.FetchRequest{ClientID: srv.URL + "/c"}); err == nil {
 		t.Error("fetch with a cancelled context succeeded")
 	}
-	if _, err := cimd.HTTPFetch(nil)(context.Background(), cimd.FetchRequest{ClientID: "https://app.example.com/\x00"}); err == nil {
+	if _, err := fetch(context.Background(), cimd.FetchRequest{ClientID: "https://app.example.com/\x00"}); err == nil {
 		t.Error("fetch of an unparsable URL succeeded")
 	}
 }

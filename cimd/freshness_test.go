@@ -283,3 +283,78 @@ func TestExpiresAtAge(t *testing.T) {
 		{name: "overflowing age and max-age: Min", header: []string{"Cache-Control: max-age=99999999999999999999", "Age: 99999999999999999999"}, resp: 3 * s, bounds: wide, want: 4 * s},
 	})
 }
+
+// HTTP-dates are exactly RFC 9110 section 5.6.7's three formats. A
+// malformed Expires is invalid, so already expired (RFC 9111 section
+// 5.3): the entry lives Bounds.Min from the response time. Each case's
+// response time is one at which a lenient reading of the date would keep
+// the document an hour or more.
+func TestExpiresAtStrictHTTPDates(t *testing.T) {
+	t.Parallel()
+	const h = time.Hour
+	valid := func(name, expires string) freshnessCase {
+		return freshnessCase{name: "valid " + name, header: []string{"Expires: " + expires}, want: h}
+	}
+	invalid := func(name, expires string) freshnessCase {
+		return freshnessCase{name: name, header: []string{"Expires: " + expires}, want: 60 * s}
+	}
+	// invalidAt is invalid with the response at resp (its request too).
+	invalidAt := func(name, expires string, resp time.Duration) freshnessCase {
+		return freshnessCase{name: name, header: []string{"Expires: " + expires}, req: resp, resp: resp, want: resp + 60*s}
+	}
+	runFreshness(t, []freshnessCase{
+		valid("IMF-fixdate", "Sun, 01 Mar 2026 13:00:00 GMT"),
+		valid("RFC 850", "Sunday, 01-Mar-26 13:00:00 GMT"),
+		valid("asctime, one-digit day", "Sun Mar  1 13:00:00 2026"),
+		valid("asctime, two-digit day", "Sun Mar 01 13:00:00 2026"),
+		valid("leap second", "Sun, 01 Mar 2026 12:59:60 GMT"),
+		valid("surrounded by optional whitespace", " \tSun, 01 Mar 2026 13:00:00 GMT \t"),
+
+		invalid("IMF-fixdate: two spaces after the comma", "Sun,  01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: two spaces before the month", "Sun, 01  Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: two spaces before the time", "Sun, 01 Mar 2026  13:00:00 GMT"),
+		invalid("IMF-fixdate: two spaces before GMT", "Sun, 01 Mar 2026 13:00:00  GMT"),
+		invalid("IMF-fixdate: a tab for a space", "Sun,\t01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: one-digit day", "Sun, 1 Mar 2026 13:00:00 GMT"),
+		invalidAt("IMF-fixdate: one-digit hour", "Sun, 01 Mar 2026 9:00:00 GMT", -4*h),
+		invalid("IMF-fixdate: wrong day name", "Mon, 01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: unknown day name", "Sux, 01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: lower-case day name", "sun, 01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: lower-case month", "Sun, 01 mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: upper-case month", "Sun, 01 MAR 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: long day name", "Sunday, 01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: two-digit year", "Sun, 01 Mar 26 13:00:00 GMT"),
+		invalid("IMF-fixdate: no day name", "01 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: no seconds", "Sun, 01 Mar 2026 13:00 GMT"),
+		invalid("IMF-fixdate: fractional seconds", "Sun, 01 Mar 2026 13:00:00.5 GMT"),
+		invalid("IMF-fixdate: hour 24", "Sun, 01 Mar 2026 24:00:00 GMT"),
+		invalid("IMF-fixdate: minute 60", "Sun, 01 Mar 2026 13:60:00 GMT"),
+		invalid("IMF-fixdate: second 61", "Sun, 01 Mar 2026 13:00:61 GMT"),
+		invalid("IMF-fixdate: 31 April", "Fri, 31 Apr 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: 29 February of a common year", "Sun, 29 Feb 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: day 00", "Sat, 00 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: sign in a number", "Sun, +1 Mar 2026 13:00:00 GMT"),
+		invalid("IMF-fixdate: trailing text", "Sun, 01 Mar 2026 13:00:00 GMTx"),
+		invalid("IMF-fixdate: no comma", "Sun 01 Mar 2026 13:00:00 GMT"),
+		invalid("RFC 850: one-digit day", "Sunday, 1-Mar-26 13:00:00 GMT"),
+		invalid("RFC 850: short day name", "Sun, 01-Mar-26 13:00:00 GMT"),
+		invalid("RFC 850: wrong day name", "Monday, 01-Mar-26 13:00:00 GMT"),
+		invalid("RFC 850: lower-case day name", "sunday, 01-Mar-26 13:00:00 GMT"),
+		invalid("RFC 850: two spaces after the comma", "Sunday,  01-Mar-26 13:00:00 GMT"),
+		invalid("RFC 850: two spaces before the time", "Sunday, 01-Mar-26  13:00:00 GMT"),
+		invalid("RFC 850: four-digit year", "Sunday, 01-Mar-2026 13:00:00 GMT"),
+		invalid("RFC 850: lower-case gmt", "Sunday, 01-Mar-26 13:00:00 gmt"),
+		invalidAt("RFC 850: one-digit hour", "Sunday, 01-Mar-26 9:00:00 GMT", -4*h),
+		invalid("asctime: one space before a one-digit day", "Sun Mar 1 13:00:00 2026"),
+		invalid("asctime: two spaces before the time", "Sun Mar  1  13:00:00 2026"),
+		invalid("asctime: two spaces before the year", "Sun Mar  1 13:00:00  2026"),
+		invalid("asctime: two-digit year", "Sun Mar  1 13:00:00 26"),
+		invalid("asctime: wrong day name", "Mon Mar  1 13:00:00 2026"),
+		invalidAt("asctime: one-digit hour", "Sun Mar  1 9:00:00 2026", -4*h),
+		invalid("asctime: a comma", "Sun, Mar  1 13:00:00 2026"),
+		// An invalid Date is the response time, not what a lenient
+		// reading makes of it (which here would be an hour of age).
+		{name: "Date with a run of spaces", header: []string{"Cache-Control: max-age=7200", "Date: Sun, 01  Mar 2026 11:00:00 GMT"}, bounds: wide, want: 2 * h},
+		{name: "Date with a wrong day name", header: []string{"Cache-Control: max-age=7200", "Date: Mon, 01 Mar 2026 11:00:00 GMT"}, bounds: wide, want: 2 * h},
+	})
+}

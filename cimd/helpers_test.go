@@ -70,6 +70,9 @@ func serveDocument(t *testing.T, header ...string) http.HandlerFunc {
 	}
 }
 
+// jsonHeader is the header of a JSON response, for FetchFuncs.
+func jsonHeader() http.Header { return http.Header{"Content-Type": {"application/json"}} }
+
 // gate holds requests in its handler until released, and reports each
 // one entering.
 type gate struct {

@@ -84,7 +84,7 @@ func TestResolveTimesAFetchFuncWithoutTimes(t *testing.T) {
 		var fetches atomic.Int64
 		fetch := func(ctx context.Context, req cimd.FetchRequest) (*cimd.Response, error) {
 			fetches.Add(1)
-			return &cimd.Response{StatusCode: 200, Body: mustJSON(t, document(req.ClientID))}, nil
+			return &cimd.Response{StatusCode: 200, Header: jsonHeader(), Body: mustJSON(t, document(req.ClientID))}, nil
 		}
 		f := newFixture(t, kind, nil, cimd.Config{Fetch: fetch})
 		for i, step := range []struct {
@@ -297,6 +297,7 @@ func TestRules(t *testing.T) {
 			case "/secret":
 				doc["client_secret"] = "s3cret" // fails the draft's rules first
 			}
+			w.Header().Set("Content-Type", "application/json")
 			w.Write(mustJSON(t, doc))
 		})
 		f := newFixture(t, kind, host, cimd.Config{Rules: []cimd.Rule{publicOnly}})

@@ -1,11 +1,12 @@
 package cimd
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
-
-	"github.com/attesto/gormstore/changesets"
 )
 
 // Rule is a caller's own check of a fetched document, run after the
@@ -24,53 +25,91 @@ var sharedSecretMethods = map[string]bool{
 	"client_secret_jwt":   true,
 }
 
+// MaxClientIDBytes is the longest client_id accepted: the cache's key
+// limit (changesets.MaxKeyBytes).
+const MaxClientIDBytes = 2048
+
 // ValidateClientID reports whether clientID is a client identifier URL as
 // draft section 3 defines it: the https scheme, a host, a path, no "." or
 // ".." path segment (percent-encoded or not), no fragment, no user info. A
-// query and a port are allowed. It is also stricter in two ways that keep
-// one client from having two spellings: the scheme must be written in
-// lower case, and the URL must be ASCII without spaces or control
-// characters (percent-encode anything else). It must fit the cache's key
-// (2048 bytes). A failure wraps ErrInvalidClientID.
+// query and a port are allowed.
+//
+// It is stricter in ways that keep one client from having two spellings,
+// and so from sidestepping anything keyed on its client_id (blocklists,
+// rate limits, remembered consent, Delete): the URL must already be in
+// RFC 3986 section 6.2.2 normal form, with the https scheme's own
+// normalisation (section 6.2.3):
+//   - the scheme and host in lower case, the host without a trailing dot;
+//   - no port 443, no empty port, no port with leading zeros;
+//   - no percent-encoded unreserved character (%7E for "~"), and
+//     upper-case hex digits in every percent-encoding;
+//   - a path of at least "/", and no empty query ("?" at the end);
+//   - only characters valid in a URI: ASCII, no spaces or controls, none
+//     of " < > \ ^ ` { | }, and no "[" or "]" outside an IPv6 host.
+//
+// The host must be a DNS name (letters, digits and hyphens: an IDN in its
+// xn-- form), an IPv4 address in dotted-decimal form, or a bracketed IPv6
+// address in RFC 5952 form: numbers in any other form (2130706433,
+// 0177.0.0.1, 0x7f.1, 127.1), which resolvers and browsers read as IPv4
+// addresses, are refused. Which addresses may be fetched from is the
+// transport's decision (NewTransport), not this function's.
+//
+// It must fit the cache's key (MaxClientIDBytes). A failure wraps
+// ErrInvalidClientID, and for a URL that is valid but not in normal form
+// names the normal form.
 func ValidateClientID(clientID string) error {
-	if err := validateClientID(clientID); err != nil {
+	if _, err := validateClientID(clientID); err != nil {
 		return fmt.Errorf("cimd: validate client_id: %w", err)
 	}
 	return nil
 }
 
-func validateClientID(clientID string) error {
-	bad := func(why string) error { return fmt.Errorf("%w: %s", ErrInvalidClientID, why) }
+// clientIDError is an invalid client_id: why says what is wrong in terms
+// of the client_id alone, so it may be shown to the client (OAuthError).
+type clientIDError struct{ why string }
+
+func (e *clientIDError) Error() string { return ErrInvalidClientID.Error() + ": " + e.why }
+func (e *clientIDError) Unwrap() error { return ErrInvalidClientID }
+
+// validateClientID checks clientID and returns its host, as the key of
+// the per-host fetch limit.
+func validateClientID(clientID string) (string, error) {
+	bad := func(format string, args ...any) (string, error) {
+		return "", &clientIDError{fmt.Sprintf(format, args...)}
+	}
 	switch {
 	case clientID == "":
 		return bad("is empty")
-	case len(clientID) > changesets.MaxKeyBytes:
-		return bad(fmt.Sprintf("is longer than %d bytes", changesets.MaxKeyBytes))
+	case len(clientID) > MaxClientIDBytes:
+		return bad("is longer than %d bytes", MaxClientIDBytes)
 	case !isPrintableASCII(clientID):
 		return bad("must be ASCII without spaces or control characters")
 	case !strings.HasPrefix(clientID, "https://"):
 		return bad(`must use the "https" scheme, in lower case`)
-	case strings.Contains(clientID, "#"):
+	}
+	if i := strings.IndexFunc(clientID, notInURI); i >= 0 {
+		return bad("must not contain the character U+%04X: it is not valid in a URI (RFC 3986 section 2), percent-encode it", clientID[i])
+	}
+	if strings.Contains(clientID, "#") {
 		return bad("must not contain a fragment")
 	}
-	u, err := url.Parse(clientID)
-	if err != nil {
-		return bad(err.Error())
-	}
-	switch {
-	case u.User != nil:
-		return bad("must not contain a username or password")
-	case u.Hostname() == "":
-		return bad("must contain a host")
-	}
-	// The path as written, between the authority and the query: url.URL's
-	// Path is already decoded, and EscapedPath may re-encode it.
 	rest := clientID[len("https://"):]
-	i := strings.IndexAny(rest, "/?")
-	if i < 0 || rest[i] != '/' {
-		return bad("must contain a path")
+	authority, pathQuery := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, pathQuery = rest[:i], rest[i:]
 	}
-	path, _, _ := strings.Cut(rest[i:], "?")
+	if strings.Contains(authority, "@") {
+		return bad("must not contain a username or password")
+	}
+	host, port, err := normalAuthority(authority)
+	if err != nil {
+		return bad("%s", err)
+	}
+
+	path, query, hasQuery := strings.Cut(pathQuery, "?")
+	if i := strings.IndexAny(pathQuery, "[]"); i >= 0 {
+		return bad("must not contain the character U+%04X in its path or query: percent-encode it", pathQuery[i])
+	}
 	for _, seg := range strings.Split(path, "/") {
 		// %2E is "." (RFC 3986 section 2.3), so "/%2e%2E/" is a
 		// double-dot segment too.
@@ -78,8 +117,160 @@ func validateClientID(clientID string) error {
 			return bad(`must not contain "." or ".." path segments`)
 		}
 	}
-	return nil
+	normal := "https://" + host + port
+	if path == "" {
+		path = "/" // section 6.2.3: an empty path is "/"
+	}
+	p, err := normalPercentEncoding(path)
+	if err != nil {
+		return bad("%s", err)
+	}
+	normal += p
+	if hasQuery && query != "" {
+		q, err := normalPercentEncoding(query)
+		if err != nil {
+			return bad("%s", err)
+		}
+		normal += "?" + q
+	}
+	if normal != clientID {
+		return bad("must be in normal form (RFC 3986 section 6.2.2): %q", normal)
+	}
+	// Whatever is in normal form here must also be what net/http will
+	// request.
+	if u, err := url.Parse(clientID); err != nil || u.Host != host+port {
+		return bad("is not a URL net/http reads as written")
+	}
+	return host, nil
 }
+
+// normalAuthority returns the normal form of a host and port, or why they
+// are invalid.
+func normalAuthority(authority string) (host, port string, err error) {
+	var rawPort string
+	var hasPort bool
+	if lit, ok := strings.CutPrefix(authority, "["); ok {
+		addrText, after, closed := strings.Cut(lit, "]")
+		addr, perr := netip.ParseAddr(addrText)
+		if !closed || perr != nil || !addr.Is6() || addr.Zone() != "" {
+			return "", "", errors.New("must have an IPv6 address without a zone between the brackets of its host")
+		}
+		host = "[" + addr.String() + "]"
+		if after != "" {
+			if after[0] != ':' {
+				return "", "", errors.New("must have nothing but a port after its IPv6 host")
+			}
+			rawPort, hasPort = after[1:], true
+		}
+	} else {
+		var h string
+		h, rawPort, hasPort = strings.Cut(authority, ":")
+		if h == "" {
+			return "", "", errors.New("must contain a host")
+		}
+		if host, err = normalHostName(h); err != nil {
+			return "", "", err
+		}
+	}
+	if !hasPort || rawPort == "" {
+		return host, "", nil
+	}
+	digits := strings.TrimLeft(rawPort, "0")
+	if strings.Trim(rawPort, "0123456789") != "" {
+		return "", "", errors.New("must have a port that is a decimal number")
+	}
+	if n, _ := strconv.Atoi(digits); len(digits) > 5 || n < 1 || n > 65535 {
+		return "", "", errors.New("must have a port between 1 and 65535")
+	} else if n != 443 {
+		port = ":" + digits
+	}
+	return host, port, nil
+}
+
+// normalHostName returns a DNS name or dotted-decimal IPv4 address in
+// lower case without a trailing dot, or why h is neither.
+func normalHostName(h string) (string, error) {
+	errHost := errors.New("must have a host that is a DNS name (letters, digits and hyphens), an IPv4 address in dotted-decimal form, or an IPv6 address in brackets")
+	name := strings.TrimSuffix(strings.ToLower(h), ".")
+	if name == "" || len(name) > 253 {
+		return "", errHost
+	}
+	labels := strings.Split(name, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return "", errHost
+		}
+	}
+	// A name whose last label is a number is read as an IPv4 address by
+	// the WHATWG URL standard, in whatever form: only dotted-decimal is
+	// one spelling per address.
+	if last := labels[len(labels)-1]; isNumericLabel(last) {
+		if addr, err := netip.ParseAddr(name); err != nil || !addr.Is4() {
+			return "", errHost
+		}
+	}
+	return name, nil
+}
+
+// isNumericLabel reports whether l is a decimal or 0x-prefixed hex number.
+func isNumericLabel(l string) bool {
+	if hex, ok := strings.CutPrefix(l, "0x"); ok {
+		return strings.Trim(hex, "0123456789abcdef") == ""
+	}
+	return strings.Trim(l, "0123456789") == ""
+}
+
+// normalPercentEncoding returns s with every percent-encoded unreserved
+// character decoded and every other percent-encoding in upper case (RFC
+// 3986 sections 6.2.2.1 and 6.2.2.2).
+func normalPercentEncoding(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return "", errors.New(`must follow every "%" with two hexadecimal digits`)
+		}
+		c := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if isUnreserved(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteString(strings.ToUpper(s[i : i+3]))
+		}
+		i += 2
+	}
+	return b.String(), nil
+}
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// isUnreserved reports whether c is an unreserved character (RFC 3986
+// section 2.3).
+func isUnreserved(c byte) bool {
+	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
+		c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+// notInURI reports whether a printable ASCII character appears nowhere in
+// RFC 3986's grammar: neither unreserved, nor reserved, nor "%".
+func notInURI(r rune) bool { return strings.ContainsRune("\"<>\\^`{|}", r) }
 
 func isPrintableASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
