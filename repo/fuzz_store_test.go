@@ -331,7 +331,9 @@ func FuzzGormPARStore(f *testing.F) {
 				t.Fatal("Put removed client_secret from the caller's map")
 			}
 		}
-		if !check.put(err, oracleKey(key), oracleExpiry(expires, now)) {
+		// Past the oracle's expiry rules, a ttl over the store's maximum is
+		// refused too.
+		if !check.put(err, oracleKey(key), oracleExpiry(expires, now) && time.Duration(ttl) <= repo.DefaultMaxPARTTL) {
 			got, found, err := p.Fetch(ctx, key)
 			miss(t, "Fetch", key, got, found, err)
 			got, found, err = p.Take(ctx, key)

@@ -35,18 +35,15 @@ func NewGormPARStore(db *gorm.DB, cfg *Config) (*GormPARStore, error) {
 	return &GormPARStore{db: s, stmt: stmt, settings: cfg.settings()}, nil
 }
 
-// Put implements PARStore. A ttl that is not positive fails validation
-// ("expires_at: must be after inserted_at"). The insert never overwrites:
+// Put implements PARStore. A ttl that is not positive, or longer than
+// Config.MaxPARTTL, fails validation on expires_at. The insert never overwrites:
 // a taken request_uri inserts nothing, so the stored request stays intact
 // and a caller's transaction is not aborted by a unique violation.
 func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[string]any, ttl time.Duration) error {
 	if p == nil || p.db.gorm == nil {
 		return ErrNoDB
 	}
-	now := p.now()
-	row, err := changesets.PushedAuthorizationRequest{
-		RequestURI: requestURI, Params: params, ExpiresAt: now.Add(ttl), InsertedAt: now,
-	}.Cast(p.limits)
+	row, err := p.castPAR(requestURI, params, ttl)
 	if err != nil {
 		return fmt.Errorf("gormstore: par put: %w", err)
 	}

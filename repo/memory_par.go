@@ -35,10 +35,7 @@ func (p *MemoryPARStore) settings() settings {
 // Put implements PARStore.
 func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[string]any, ttl time.Duration) error {
 	s := p.settings()
-	now := s.now()
-	row, err := changesets.PushedAuthorizationRequest{
-		RequestURI: requestURI, Params: params, ExpiresAt: now.Add(ttl), InsertedAt: now,
-	}.Cast(s.limits)
+	row, err := s.castPAR(requestURI, params, ttl)
 	if err != nil {
 		return fmt.Errorf("gormstore: par put: %w", err)
 	}

@@ -36,7 +36,7 @@ func TestReliabilityTakeAcrossNodes(t *testing.T) {
 	keys := make([]string, uris)
 	for i := range keys {
 		keys[i] = repo.NewRequestURI()
-		if err := dbs[i%2].par.Put(ctx, keys[i], map[string]any{"i": i, "request_uri": keys[i]}, time.Hour); err != nil {
+		if err := dbs[i%2].par.Put(ctx, keys[i], map[string]any{"i": i, "request_uri": keys[i]}, 5*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}

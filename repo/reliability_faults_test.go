@@ -424,7 +424,7 @@ func (w *faultWorker) step(cache repo.ClientIDMetadataCache, par repo.PARStore) 
 	case r < 70 || len(w.live) < 20:
 		call.op = "PAR Put"
 		uri := repo.NewRequestURI()
-		call.err = par.Put(ctx, uri, parDoc(uri, w.id), time.Hour)
+		call.err = par.Put(ctx, uri, parDoc(uri, w.id), 5*time.Minute)
 		w.unexpected(call)
 		if call.err == nil {
 			w.live[uri] = true

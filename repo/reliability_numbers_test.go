@@ -41,7 +41,7 @@ func TestReliabilityNumbersBeyondPostgresNumeric(t *testing.T) {
 					err          error
 				}{
 					{"cache", "metadata", c.Put(ctx, "https://c.example/"+n, doc, time.Now().Add(time.Hour))},
-					{"PAR store", "params", p.Put(ctx, "urn:n:"+n, doc, time.Hour)},
+					{"PAR store", "params", p.Put(ctx, "urn:n:"+n, doc, 5*time.Minute)},
 				} {
 					fields, ferr := invalidFields(put.err)
 					switch {
@@ -87,7 +87,7 @@ func TestReliabilityStoredNumbersStayWithinTheSizeLimit(t *testing.T) {
 							encodedSize(t, doc), n, size, err, changesets.DefaultMaxDocumentBytes)
 					}
 				}
-				if err := p.Put(ctx, "urn:"+n, doc, time.Hour); err == nil {
+				if err := p.Put(ctx, "urn:"+n, doc, 5*time.Minute); err == nil {
 					got, _, err := p.Fetch(ctx, "urn:"+n)
 					if size := encodedSize(t, got); err != nil || size > changesets.DefaultMaxDocumentBytes {
 						t.Errorf("PAR store: a %d-byte document {\"n\":%s} was accepted and reads back as %d bytes (%v), over the %d-byte limit",

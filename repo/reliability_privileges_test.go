@@ -81,7 +81,7 @@ func TestReliabilityRestrictedDatabaseUsers(t *testing.T) {
 			if err := owner.Put(ctx, cimdURL, doc, time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			if err := ownerPAR.Put(ctx, uri, doc, time.Hour); err != nil {
+			if err := ownerPAR.Put(ctx, uri, doc, 5*time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			tc.grant(t, su, role, schema)

@@ -24,8 +24,11 @@ type ClientIDMetadataCache interface {
 // PARStore keeps pushed authorization requests (RFC 9126) behind their
 // request_uri.
 type PARStore interface {
-	// Put stores params under requestURI for ttl. A requestURI already
-	// stored is an ErrDuplicate error and leaves the stored row intact.
+	// Put stores params under requestURI for ttl, which must be positive
+	// and at most the store's maximum (Config.MaxPARTTL, default 10
+	// minutes): anything else is invalid input and writes nothing. A
+	// requestURI already stored is an ErrDuplicate error and leaves the
+	// stored row intact.
 	Put(ctx context.Context, requestURI string, params map[string]any, ttl time.Duration) error
 	// Fetch returns the live params without consuming them, so the
 	// authorization endpoint can resolve the request again after a login or

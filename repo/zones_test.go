@@ -104,7 +104,7 @@ func expiryByInstant(t *testing.T, open func(testing.TB) *gorm.DB) {
 			}
 			// The same instants through a PAR's TTL: pushed at tc.now
 			// minus the TTL, written in the writer's zone.
-			ttl := time.Hour
+			ttl := 5 * time.Minute
 			clock.Set(tc.expires.Add(-ttl).In(farEast))
 			uri := repo.NewRequestURI()
 			if err := par.Put(ctx, uri, map[string]any{"client_id": "c"}, ttl); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,7 +96,7 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 	t.Run("DuplicateRequestURIIsAnErrorAndKeepsTheOriginal", func(t *testing.T) {
 		s, clock := setup(t)
 		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
-		err := s.Put(ctx, requestURI, map[string]any{"other": "request"}, time.Hour)
+		err := s.Put(ctx, requestURI, map[string]any{"other": "request"}, 5*time.Minute)
 		if !errors.Is(err, repo.ErrDuplicate) {
 			t.Fatalf("duplicate Put: error %v does not match repo.ErrDuplicate", err)
 		}
@@ -180,6 +182,29 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 		for _, key := range keys {
 			mustHit(t, "Take "+key, s.Take, key, map[string]any{"k": key})
 		}
+	})
+
+	// RFC 9126 section 2.2: a short lifetime. The stores' default maximum
+	// is 10 minutes; the message names the ttl the caller gave.
+	t.Run("TTLIsPositiveAndBounded", func(t *testing.T) {
+		s, _ := setup(t)
+		mustOK(t, "Put for the longest ttl", s.Put(ctx, requestURI, pushed(), 10*time.Minute))
+		for _, tc := range []struct {
+			ttl  time.Duration
+			says string
+		}{
+			{10*time.Minute + time.Nanosecond, "the ttl 10m0.000000001s exceeds the store's maximum of 10m0s"},
+			{math.MaxInt64, "exceeds the store's maximum"},
+			{0, "the ttl 0s is not positive"},
+			{-time.Second, "the ttl -1s is not positive"},
+		} {
+			err := s.Put(ctx, requestURI+"-bad", pushed(), tc.ttl)
+			mustInvalid(t, fmt.Sprintf("Put for %v", tc.ttl), err, "expires_at")
+			if err == nil || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("Put for %v = %v, want it to say %q", tc.ttl, err, tc.says)
+			}
+		}
+		mustMiss(t, "Fetch of the refused requests", s.Fetch, requestURI+"-bad")
 	})
 
 	t.Run("ParamsAreCopies", func(t *testing.T) {
