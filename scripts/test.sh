@@ -4,19 +4,34 @@
 #   bash scripts/test.sh [go test flags...]
 #
 # It makes sure a PostgreSQL server answers at TEST_DATABASE_URL (default
-# postgres://postgres@127.0.0.1:5432/test?sslmode=disable) and that its
-# database exists, then runs gofmt, go vet and go test -race. Extra arguments
-# go to go test, e.g. bash scripts/test.sh -run TestFoo -v
+# postgres://postgres@127.0.0.1:5432/test?sslmode=disable) and a MariaDB or
+# MySQL server at TEST_MYSQL_URL (default
+# root@tcp(127.0.0.1:3306)/test?charset=utf8mb4&parseTime=True&loc=Local),
+# each with its database, then runs gofmt, go vet and go test -race. Extra
+# arguments go to go test, e.g. bash scripts/test.sh -run TestFoo -v
 #
-# With GORMSTORE_LONG=1 (CI sets it) it then also fuzzes every fuzz target
-# for GORMSTORE_FUZZTIME (default 15s) each.
+# With GORMSTORE_LONG=1 (CI sets it) it then also runs the whole suite a
+# second time on the latest GORM and drivers (go get -u in a copy of the
+# module; GORMSTORE_LATEST=1 asks for that run alone, GORMSTORE_LATEST=0
+# skips it) and fuzzes every fuzz target for GORMSTORE_FUZZTIME (default 15s)
+# each. With GORMSTORE_SERVERS_ONLY=1 it stops once both servers answer.
 #
-# When nothing answers at a local URL it first starts the machine's Debian
-# cluster on that port, if there is one, and otherwise a private throwaway
-# server with trust auth in .pgdata/ (installing PostgreSQL with apt-get if
-# needed). That server keeps running after the script; stop it with
+# PostgreSQL: when nothing answers at a local URL it first starts the
+# machine's Debian cluster on that port, if there is one, and otherwise a
+# private throwaway server with trust auth in .pgdata/ (installing PostgreSQL
+# with apt-get if needed). That server keeps running after the script; stop
+# it with
 #   /usr/lib/postgresql/VERSION/bin/pg_ctl -D .pgdata/data stop
 # (as the postgres user when root) and remove .pgdata/ to start afresh.
+#
+# MariaDB: when nothing answers at a local DSN it starts the machine's
+# MariaDB server with its own configuration (installing mariadb-server with
+# apt-get if there is none); it keeps running after the script (stop it with
+# mysqladmin -uroot shutdown). If such a server refuses root without a
+# password over TCP because root logs in by unix_socket only, as on a fresh
+# Debian install, it lets root also log in with an empty password (run as
+# root through the socket: ALTER USER root@localhost IDENTIFIED VIA
+# unix_socket OR mysql_native_password USING PASSWORD('')) and says so.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,20 +40,31 @@ repo=$(pwd)
 url_defaulted=0
 if [[ -z ${TEST_DATABASE_URL:-} ]]; then url_defaulted=1; fi
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+# As internal/testdb's DefaultMySQLURL: GORM's documented DSN form.
+export TEST_MYSQL_URL="${TEST_MYSQL_URL:-root@tcp(127.0.0.1:3306)/test?charset=utf8mb4&parseTime=True&loc=Local}"
 
 say() { echo "test.sh: $*" >&2; }
 die() {
 	say "$*"
 	exit 1
 }
+# since prints the time elapsed since $1, a value of $SECONDS, as 2m05s.
+since() {
+	local s=$((SECONDS - $1))
+	printf '%dm%02ds' $((s / 60)) $((s % 60))
+}
+began=$SECONDS
 
 command -v go >/dev/null || die "go is not on PATH; install Go first (see go.mod for the version)"
 
-# pgready pings the database and creates it if missing, without needing psql.
+# pgready and mysqlready ping the databases and create them if missing,
+# without needing psql or the mariadb client.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/pgready" ./internal/cmd/pgready
+say "building the database probes (internal/cmd/pgready, internal/cmd/mysqlready)"
+go build -o "$tmp/" ./internal/cmd/pgready ./internal/cmd/mysqlready
 pgready() { "$tmp/pgready" "$@"; }
+mysqlready() { "$tmp/mysqlready" "$@"; }
 
 # Host and port of the URL (postgres://user:pass@host:port/db?params).
 url_host=""
@@ -198,6 +224,213 @@ else
 	fi
 fi
 
+
+# --- MariaDB / MySQL at TEST_MYSQL_URL ---
+
+# Parts of the DSN (user[:password]@net(address)/db?params, go-sql-driver's
+# form), enough to tell whether the server is local and which port it is on;
+# mysqlready parses the DSN itself and rejects a malformed one.
+my_dsn=${TEST_MYSQL_URL%%\?*}
+my_dsn=${my_dsn%/*}
+my_cred="" my_netaddr=$my_dsn
+if [[ $my_dsn == *@* ]]; then
+	my_cred=${my_dsn%@*}
+	my_netaddr=${my_dsn##*@}
+fi
+my_user=${my_cred%%:*}
+my_pass=""
+if [[ $my_cred == *:* ]]; then my_pass=${my_cred#*:}; fi
+my_net=${my_netaddr%%(*}
+my_net=${my_net:-tcp}
+my_addr=""
+if [[ $my_netaddr == *\(*\) ]]; then
+	my_addr=${my_netaddr#*(}
+	my_addr=${my_addr%)}
+fi
+my_host="" my_port=3306
+re_v6='^\[([^]]*)\](:([0-9]+))?$'
+re_v4='^([^:]*)(:([0-9]+))?$'
+if [[ $my_net == unix ]]; then
+	my_host=localhost
+	my_where="unix(${my_addr:-/tmp/mysql.sock})"
+else
+	my_addr=${my_addr:-127.0.0.1:3306}
+	if [[ $my_addr =~ $re_v6 || $my_addr =~ $re_v4 ]]; then
+		my_host=${BASH_REMATCH[1]}
+		my_port=${BASH_REMATCH[3]:-3306}
+	fi
+	my_where="${my_host:-?}:$my_port"
+fi
+
+# Prints the path of the installed MariaDB (or MySQL) server binary, if any.
+find_mariadbd() {
+	local bin
+	for bin in /usr/sbin/mariadbd /usr/sbin/mysqld /usr/local/sbin/mariadbd /usr/local/sbin/mysqld \
+		"$(command -v mariadbd || true)" "$(command -v mysqld || true)"; do
+		if [[ -n $bin && -x $bin ]]; then
+			echo "$bin"
+			return
+		fi
+	done
+}
+
+# Starts the machine's MariaDB server with its own configuration, installing
+# mariadb-server first if there is none. Leaves it to the caller to wait.
+start_machine_mariadb() {
+	local bin opt defaults srv_user="" port=3306 socket=/run/mysqld/mysqld.sock pidfile="" dir
+	bin=$(find_mariadbd)
+	if [[ -z $bin ]]; then
+		say "no MariaDB server installed; installing mariadb-server with apt-get"
+		command -v apt-get >/dev/null || die "apt-get not found: install a MariaDB server yourself, or set TEST_MYSQL_URL"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server
+		bin=$(find_mariadbd)
+		[[ -n $bin ]] || die "no MariaDB server binary found after apt-get install mariadb-server"
+	fi
+
+	# The options the server reads from the machine's my.cnf files.
+	defaults=$("$bin" --print-defaults | tail -n +2) || die "$bin --print-defaults failed"
+	for opt in $defaults; do
+		case $opt in
+		--user=*) srv_user=${opt#--user=} ;;
+		--port=*) port=${opt#--port=} ;;
+		--socket=*) socket=${opt#--socket=} ;;
+		--pid-file=*) pidfile=${opt#--pid-file=} ;;
+		esac
+	done
+	if [[ $my_net != unix && $port != "$my_port" ]]; then
+		die "the machine's MariaDB listens on port $port, not $my_port as TEST_MYSQL_URL says;" \
+			"use port $port in TEST_MYSQL_URL or start a server on $my_port yourself"
+	fi
+	# As root, mariadbd refuses to start without --user; run it as the
+	# configured user, else mysql (which the package creates), else root.
+	if [[ -z $srv_user ]]; then
+		srv_user=root
+		if id -u mysql >/dev/null 2>&1; then srv_user=mysql; fi
+	fi
+	# /run is a tmpfs: without systemd nothing recreates the socket's and
+	# the pid file's directory after a reboot.
+	for dir in "$(dirname "$socket")" ${pidfile:+"$(dirname "$pidfile")"}; do
+		if [[ ! -d $dir ]]; then
+			as_root install -d -m 755 -o "$srv_user" -g "$(id -gn "$srv_user")" "$dir"
+		fi
+	done
+	# A server that runs but does not answer yet may be starting up or
+	# recovering: it gets its time, and no second server is started.
+	if command -v start-stop-daemon >/dev/null && start-stop-daemon --status --exec "$bin"; then
+		say "the machine's MariaDB ($bin) runs but does not answer at $my_where yet; waiting up to 60s"
+		my_action="waited for"
+		return
+	fi
+	# The server's stderr, which is its error log unless my.cnf names one.
+	mkdir -p .mariadb
+	: >>.mariadb/server.log
+	say "starting the machine's MariaDB: $bin --user=$srv_user (its stderr goes to .mariadb/server.log)"
+	if command -v start-stop-daemon >/dev/null; then
+		as_root start-stop-daemon --start --oknodo --background --output "$repo/.mariadb/server.log" \
+			--exec "$bin" -- --user="$srv_user"
+	else
+		as_root setsid -f "$bin" --user="$srv_user" >>.mariadb/server.log 2>&1 </dev/null
+	fi
+	my_action=started
+}
+
+# Shows the end of the server's logs: its stderr and my.cnf's log-error.
+show_mariadb_log() {
+	local bin opt errlog=""
+	tail -n 20 .mariadb/server.log >&2 2>/dev/null || true
+	bin=$(find_mariadbd)
+	[[ -n $bin ]] || return 0
+	for opt in $("$bin" --print-defaults | tail -n +2); do
+		case $opt in --log-error=/*) errlog=${opt#--log-error=} ;; esac
+	done
+	if [[ -n $errlog ]]; then
+		say "end of $errlog:"
+		as_root tail -n 20 "$errlog" >&2 || true
+	fi
+}
+
+# Lets root log in over TCP with no password on a local MariaDB whose root
+# logs in by unix_socket only, as a fresh Debian install sets it up: TCP
+# from 127.0.0.1 resolves to root@localhost, which unix_socket cannot
+# authenticate. Only that fresh state is changed; a root with a password
+# of its own is left alone.
+allow_root_tcp_login() {
+	local client port account fresh
+	client=$(command -v mariadb || command -v mysql || true)
+	[[ -n $client ]] || return 1
+	# The server behind the default socket must be the one the DSN names.
+	port=$(as_root "$client" -uroot -N -B -e 'SELECT @@port' 2>/dev/null) || return 1
+	if [[ $my_net != unix && $port != "$my_port" ]]; then
+		say "the MariaDB server on the local socket listens on port $port, not $my_port"
+		return 1
+	fi
+	account=$(as_root "$client" -uroot -N -B -e "SHOW CREATE USER 'root'@'localhost'" 2>/dev/null) || return 1
+	fresh="^CREATE USER .root.@.localhost. IDENTIFIED VIA (unix_socket|mysql_native_password USING 'invalid')( OR (unix_socket|mysql_native_password USING 'invalid'))*$"
+	if [[ ! $account =~ $fresh || $account != *unix_socket* ]]; then
+		say "MariaDB's root@localhost has a password or another plugin of its own (not a fresh unix_socket-only account); leaving it alone"
+		return 1
+	fi
+	as_root "$client" -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('')" ||
+		return 1
+	say "MariaDB's root logged in by unix_socket only; it may now also log in with an empty password" \
+		"(ran as root through the socket: ALTER USER root@localhost IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD(''))"
+}
+
+# Waits for the MariaDB server (up to $1), creating the database, and
+# repairs a fresh Debian install's root login on the way. Sets my_version.
+wait_mariadb() {
+	local rc=0 out
+	out=$(mysqlready -wait "$1" -create "$TEST_MYSQL_URL" 2>"$tmp/mysqlready.err") || rc=$?
+	if ((rc == 3)) && [[ $my_user == root && -z $my_pass ]] && allow_root_tcp_login; then
+		rc=0
+		out=$(mysqlready -wait 10s -create "$TEST_MYSQL_URL" 2>"$tmp/mysqlready.err") || rc=$?
+	fi
+	cat "$tmp/mysqlready.err" >&2
+	my_version=$out
+	return "$rc"
+}
+
+my_rc=0
+my_version=$(mysqlready -wait 3s -create "$TEST_MYSQL_URL" 2>"$tmp/mysqlready.err") || my_rc=$?
+if ((my_rc == 0)); then
+	cat "$tmp/mysqlready.err" >&2
+	say "using the MariaDB/MySQL server already running at $my_where ($my_version)"
+elif ((my_rc == 2)); then
+	cat "$tmp/mysqlready.err" >&2
+	die "TEST_MYSQL_URL is not a valid go-sql-driver/mysql DSN"
+else
+	case $my_host in
+	127.0.0.1 | localhost | ::1) ;;
+	*)
+		cat "$tmp/mysqlready.err" >&2
+		die "no usable MariaDB/MySQL at $my_where, which is not local; start one or set TEST_MYSQL_URL"
+		;;
+	esac
+	if ((my_rc == 3)); then
+		# Up, but refusing the login: starting it again would not help.
+		wait_mariadb 10s || die "the MariaDB/MySQL server at $my_where refuses the login of TEST_MYSQL_URL;" \
+			"give its user and password in TEST_MYSQL_URL"
+		say "using the MariaDB/MySQL server already running at $my_where ($my_version)"
+	else
+		my_action=""
+		start_machine_mariadb
+		if ! wait_mariadb 60s; then
+			show_mariadb_log
+			die "$my_action the machine's MariaDB, but it does not answer at $my_where"
+		fi
+		say "$my_action the machine's MariaDB at $my_where ($my_version)"
+	fi
+fi
+
+if [[ ${GORMSTORE_SERVERS_ONLY:-0} == 1 ]]; then
+	say "both servers answer (GORMSTORE_SERVERS_ONLY=1: no tests run)"
+	exit 0
+fi
+
+# --- The checks and the suite ---
+
+say "checking formatting (gofmt -l)"
 if ! unformatted=$(gofmt -l .); then
 	die "gofmt failed"
 fi
@@ -206,8 +439,59 @@ if [[ -n $unformatted ]]; then
 	echo "$unformatted" >&2
 	exit 1
 fi
+step=$SECONDS
+say "running go vet ./..."
 go vet ./...
+say "go vet passed in $(since "$step")"
+
+# The estimates are for the whole suite on 2 cores with a warm build cache.
+step=$SECONDS
+say "running go test -race ./... on the GORM versions in go.mod (about 3 min)"
 go test -race -count=1 "$@" ./...
+say "go test -race passed in $(since "$step")"
+
+# GORMSTORE_LATEST=1, or GORMSTORE_LONG=1 (.ci/run) unless GORMSTORE_LATEST=0,
+# runs the suite again on the latest GORM and drivers: Go's module selection
+# gives an application the newest GORM any of its modules requires, so the
+# stores must pass on what consumers will actually link. Only GORM and its
+# drivers are upgraded (with their own dependencies, go get -u), not the
+# module's other dependencies, so a failure here points at GORM.
+latest_mods=(gorm.io/gorm gorm.io/driver/postgres gorm.io/driver/mysql gorm.io/datatypes github.com/glebarez/sqlite)
+# What those bring along, printed for the record.
+latest_deps=(github.com/jackc/pgx/v5 github.com/go-sql-driver/mysql github.com/glebarez/go-sqlite modernc.org/sqlite)
+if [[ ${GORMSTORE_LATEST:-${GORMSTORE_LONG:-0}} == 1 ]]; then
+	step=$SECONDS
+	copy="$tmp/latest"
+	mkdir -p "$copy"
+	say "second run, on the latest GORM: copying the module to $copy and running go get -u there"
+	# The working tree's files as git sees them (tracked and new, not
+	# ignored: no .pgdata, no build output), or all but .git and .pgdata.
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files -z --cached --others --exclude-standard |
+			while IFS= read -r -d '' f; do if [[ -e $f ]]; then printf '%s\0' "$f"; fi; done |
+			tar --null -T - -cf - | tar -xf - -C "$copy"
+	else
+		tar --exclude=./.git --exclude=./.pgdata --exclude=./.mariadb -cf - . | tar -xf - -C "$copy"
+	fi
+	(cd "$copy" && go get -u "${latest_mods[@]}" && go mod tidy) >"$tmp/goget.log" 2>&1 || {
+		cat "$tmp/goget.log" >&2
+		die "go get -u of the latest GORM failed"
+	}
+	versions=$(cd "$copy" && go list -m -f '{{.Path}} {{.Version}}' "${latest_mods[@]}" "${latest_deps[@]}") ||
+		die "go list -m failed in the copy"
+	say "second run, on the latest GORM and drivers:"
+	while read -r mod version; do
+		pinned=$(go list -m -f '{{.Version}}' "$mod" 2>/dev/null || echo none)
+		if [[ $pinned == "$version" ]]; then
+			say "  $mod $version (same)"
+		else
+			say "  $mod $version (go.mod: $pinned)"
+		fi
+	done <<<"$versions"
+	say "running go test -race ./... on the latest GORM (about 5 min: new versions compile first)"
+	(cd "$copy" && go test -race -count=1 "$@" ./...)
+	say "the run on the latest GORM passed in $(since "$step")"
+fi
 
 # GORMSTORE_LONG=1 (.ci/run sets it) then runs every fuzz target of the
 # module for GORMSTORE_FUZZTIME (default 15s) each, against the same server:
@@ -217,6 +501,7 @@ if [[ ${GORMSTORE_LONG:-0} == 1 ]]; then
 	fuzztime=${GORMSTORE_FUZZTIME:-15s}
 	targets=()
 	names=()
+	say "listing the fuzz targets (go test -list, which builds every package's tests)"
 	# go test -list prints a package's matching names, then "ok <package>".
 	while read -r first second _; do
 		case $first in
@@ -228,6 +513,7 @@ if [[ ${GORMSTORE_LONG:-0} == 1 ]]; then
 		esac
 	done < <(go test -list '^Fuzz' ./...)
 	((${#targets[@]} > 0)) || die "GORMSTORE_LONG=1 but go test -list found no fuzz targets"
+	say "fuzzing ${#targets[@]} targets for $fuzztime each"
 	log=$(mktemp)
 	for target in "${targets[@]}"; do
 		read -r pkg name <<<"$target"
@@ -251,3 +537,4 @@ if [[ ${GORMSTORE_LONG:-0} == 1 ]]; then
 	done
 	rm -f "$log"
 fi
+say "all passed in $(since "$began")"
