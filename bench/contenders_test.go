@@ -18,14 +18,19 @@ import (
 	"github.com/attesto/gormstore/models"
 )
 
-// The README's statements, by hand. $now is the client's clock, as in the
-// stores.
+// The stores' statements on PostgreSQL, by hand, as docs/sql.md shows
+// them (TestStatementsUseThePrimaryKey checks that the stores send exactly
+// these). $now is the client's clock, as in the stores. The INSERTs take
+// their columns in GORM's order: expires_at, inserted_at, the document,
+// the key.
 const (
-	cimdGetSQL = `SELECT "metadata" FROM "attesto_client_id_metadata" WHERE url = $1 AND expires_at > $2`
-	cimdPutSQL = `INSERT INTO "attesto_client_id_metadata" ("url","metadata","expires_at","inserted_at") VALUES ($1,$2,$3,$4) ON CONFLICT ("url") DO UPDATE SET "metadata"="excluded"."metadata","expires_at"="excluded"."expires_at"`
-	parPutSQL  = `INSERT INTO "attesto_pushed_authorization_requests" ("request_uri","params","expires_at","inserted_at") VALUES ($1,$2,$3,$4) ON CONFLICT ("request_uri") DO NOTHING`
-	parGetSQL  = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2`
-	parTakeSQL = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 RETURNING "params"`
+	cimdGetSQL = `SELECT "metadata" FROM "attesto_client_id_metadata" WHERE "url" = $1 AND "expires_at" > $2`
+	cimdPutSQL = `INSERT INTO "attesto_client_id_metadata" ("expires_at","inserted_at","metadata","url") VALUES ($1,$2,$3,$4) ` +
+		`ON CONFLICT ("url") DO UPDATE SET "metadata"="excluded"."metadata","expires_at"="excluded"."expires_at"`
+	parPutSQL = `INSERT INTO "attesto_pushed_authorization_requests" ("expires_at","inserted_at","params","request_uri") VALUES ($1,$2,$3,$4) ` +
+		`ON CONFLICT ("request_uri") DO NOTHING`
+	parGetSQL  = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE "request_uri" = $1 AND "expires_at" > $2`
+	parTakeSQL = `DELETE FROM "attesto_pushed_authorization_requests" WHERE "request_uri" = $1 AND "expires_at" > $2 RETURNING "params"`
 )
 
 // cimdStore and parStore are what every contender implements: the
@@ -41,11 +46,10 @@ type parStore interface {
 	Take(ctx context.Context, uri string) (map[string]any, bool, error)
 }
 
-// pgxCIMD and pgxPAR are the limit: the README's statement per operation
+// pgxCIMD and pgxPAR are the limit: docs/sql.md's statement per operation
 // on a pgxpool, with nothing around it but the work the stores' contract
 // makes unavoidable, json.Marshal of the document on the way in and, on
-// the way out, the stores' own decoder (a generated copy, see
-// decoder_copy_test.go). No validation.
+// the way out, the stores' own decoder (internal/jsondoc). No validation.
 type pgxCIMD struct{ pool *pgxpool.Pool }
 
 func (s pgxCIMD) Get(ctx context.Context, url string) (map[string]any, bool, error) {
@@ -59,7 +63,7 @@ func (s pgxCIMD) Put(ctx context.Context, url string, doc map[string]any, expire
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, cimdPutSQL, url, b, expiresAt.UTC(), time.Now().UTC())
+	_, err = s.pool.Exec(ctx, cimdPutSQL, expiresAt.UTC(), time.Now().UTC(), b, url)
 	return err
 }
 
@@ -71,7 +75,7 @@ func (s pgxPAR) Put(ctx context.Context, uri string, params map[string]any, ttl 
 		return err
 	}
 	now := time.Now().UTC()
-	tag, err := s.pool.Exec(ctx, parPutSQL, uri, b, now.Add(ttl), now)
+	tag, err := s.pool.Exec(ctx, parPutSQL, now.Add(ttl), now, b, uri)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = errors.New("duplicate request_uri")
 	}
@@ -119,7 +123,7 @@ func (s sqlCIMD) Put(ctx context.Context, url string, doc map[string]any, expire
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, cimdPutSQL, url, string(b), expiresAt.UTC(), time.Now().UTC())
+	_, err = s.db.ExecContext(ctx, cimdPutSQL, expiresAt.UTC(), time.Now().UTC(), string(b), url)
 	return err
 }
 
@@ -131,7 +135,7 @@ func (s sqlPAR) Put(ctx context.Context, uri string, params map[string]any, ttl 
 		return err
 	}
 	now := time.Now().UTC()
-	res, err := s.db.ExecContext(ctx, parPutSQL, uri, string(b), now.Add(ttl), now)
+	res, err := s.db.ExecContext(ctx, parPutSQL, now.Add(ttl), now, string(b), uri)
 	if err != nil {
 		return err
 	}

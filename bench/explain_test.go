@@ -22,11 +22,11 @@ import (
 
 // The client-bound lookups, by hand.
 const (
-	parFetchForClientSQL = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 ` +
-		`AND params -> 'client_id' = to_jsonb($3::text)`
-	parTakeForClientSQL = `DELETE FROM "attesto_pushed_authorization_requests" WHERE request_uri = $1 AND expires_at > $2 ` +
-		`AND params -> 'client_id' = to_jsonb($3::text) RETURNING "params"`
-	cimdDeleteSQL = `DELETE FROM "attesto_client_id_metadata" WHERE url = $1`
+	parFetchForClientSQL = `SELECT "params" FROM "attesto_pushed_authorization_requests" WHERE "request_uri" = $1 AND "expires_at" > $2 ` +
+		`AND "params" -> 'client_id' = to_jsonb(CAST($3 AS text))`
+	parTakeForClientSQL = `DELETE FROM "attesto_pushed_authorization_requests" WHERE "request_uri" = $1 AND "expires_at" > $2 ` +
+		`AND "params" -> 'client_id' = to_jsonb(CAST($3 AS text)) RETURNING "params"`
+	cimdDeleteSQL = `DELETE FROM "attesto_client_id_metadata" WHERE "url" = $1`
 )
 
 // Each statement's EXPLAIN, with the values the store sent (PostgreSQL's
@@ -55,9 +55,9 @@ const (
 	preparePARTakeForClient  = `PREPARE par_take_for_client AS ` + parTakeForClientSQL
 
 	genericCIMDGet           = explain + `EXECUTE cimd_get('https://c.example/1', now())`
-	genericCIMDPut           = explain + `EXECUTE cimd_put('https://c.example/1', '{}', now(), now())`
+	genericCIMDPut           = explain + `EXECUTE cimd_put(now(), now(), '{}', 'https://c.example/1')`
 	genericCIMDDelete        = explain + `EXECUTE cimd_delete('https://c.example/1')`
-	genericPARPut            = explain + `EXECUTE par_put('urn:r:1', '{}', now(), now())`
+	genericPARPut            = explain + `EXECUTE par_put(now(), now(), '{}', 'urn:r:1')`
 	genericPARFetch          = explain + `EXECUTE par_fetch('urn:r:1', now())`
 	genericPARTake           = explain + `EXECUTE par_take('urn:r:1', now())`
 	genericPARFetchForClient = explain + `EXECUTE par_fetch_for_client('urn:r:1', now(), 'c1')`
@@ -156,7 +156,7 @@ func (*tracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) 
 // TestStatementsUseThePrimaryKey runs every store operation on tables of
 // 20,000 rows (half expired, analyzed), on AutoMigrate's tables and on
 // attesto_phoenix's, records the statement the store sent with a pgx
-// tracer, checks that it is the README's, and EXPLAINs it: with the
+// tracer, checks that it is docs/sql.md's, and EXPLAINs it: with the
 // store's values (the custom plan) and prepared (the generic plan). Every
 // plan must reach the table through its primary key, an Index Scan or
 // Index Only Scan (or for an upsert the primary key as conflict arbiter),
@@ -213,7 +213,7 @@ func TestStatementsUseThePrimaryKey(t *testing.T) {
 					t.Fatalf("%s sent %d statements, want 1", s.op, len(sent))
 				}
 				if sent[0].SQL != s.sql {
-					t.Fatalf("%s sent\n\t%s\nwant the README's\n\t%s", s.op, sent[0].SQL, s.sql)
+					t.Fatalf("%s sent\n\t%s\nwant docs/sql.md's\n\t%s", s.op, sent[0].SQL, s.sql)
 				}
 				s.observed = sent[0].Args
 			}
