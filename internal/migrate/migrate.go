@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/models"
@@ -172,11 +174,11 @@ func createMissing(tx *gorm.DB, model any) error {
 // createMissingIndexes creates the indexes of model's table that it lacks.
 func createMissingIndexes(tx *gorm.DB, model any) error {
 	m := tx.Migrator()
-	stmt := &gorm.Statement{DB: tx}
-	if err := stmt.Parse(model); err != nil {
+	sch, err := schema.Parse(model, &sync.Map{}, tx.NamingStrategy)
+	if err != nil {
 		return fmt.Errorf("parse %T: %w", model, err)
 	}
-	for _, idx := range stmt.Schema.ParseIndexes() {
+	for _, idx := range sch.ParseIndexes() {
 		if m.HasIndex(model, idx.Name) {
 			continue
 		}
