@@ -274,10 +274,38 @@ find_mariadbd() {
 	done
 }
 
+# Reads the settings the server binary $1 resolves from the machine's my.cnf
+# files and its built-in defaults into srv_user, srv_port, srv_socket,
+# srv_pidfile and srv_errlog (empty: stderr).
+read_mariadb_config() {
+	local opt name value datadir=""
+	srv_user="" srv_port=3306 srv_socket="" srv_pidfile="" srv_errlog=""
+	for opt in $("$1" --print-defaults | tail -n +2); do
+		case $opt in --user=*) srv_user=${opt#--user=} ;; esac
+	done
+	while read -r name value; do
+		case $name in
+		datadir) datadir=$value ;;
+		port) srv_port=$value ;;
+		socket) srv_socket=$value ;;
+		pid-file) srv_pidfile=$value ;;
+		log-error) srv_errlog=$value ;;
+		esac
+	done < <("$1" --verbose --help 2>/dev/null | grep -E '^(datadir|port|socket|pid-file|log-error) ')
+	[[ -n $srv_pidfile ]] || die "$1 --verbose --help shows no pid-file"
+	if [[ -n $srv_errlog && $srv_errlog != /* ]]; then srv_errlog="$datadir/$srv_errlog"; fi
+	# As root, mariadbd refuses to start without --user; run it as the
+	# configured user, else mysql (which the package creates), else root.
+	if [[ -z $srv_user ]]; then
+		srv_user=root
+		if id -u mysql >/dev/null 2>&1; then srv_user=mysql; fi
+	fi
+}
+
 # Starts the machine's MariaDB server with its own configuration, installing
 # mariadb-server first if there is none. Leaves it to the caller to wait.
 start_machine_mariadb() {
-	local bin opt defaults srv_user="" port=3306 socket=/run/mysqld/mysqld.sock pidfile="" dir
+	local bin dir
 	bin=$(find_mariadbd)
 	if [[ -z $bin ]]; then
 		say "no MariaDB server installed; installing mariadb-server with apt-get"
@@ -287,48 +315,34 @@ start_machine_mariadb() {
 		bin=$(find_mariadbd)
 		[[ -n $bin ]] || die "no MariaDB server binary found after apt-get install mariadb-server"
 	fi
-
-	# The options the server reads from the machine's my.cnf files.
-	defaults=$("$bin" --print-defaults | tail -n +2) || die "$bin --print-defaults failed"
-	for opt in $defaults; do
-		case $opt in
-		--user=*) srv_user=${opt#--user=} ;;
-		--port=*) port=${opt#--port=} ;;
-		--socket=*) socket=${opt#--socket=} ;;
-		--pid-file=*) pidfile=${opt#--pid-file=} ;;
-		esac
-	done
-	if [[ $my_net != unix && $port != "$my_port" ]]; then
-		die "the machine's MariaDB listens on port $port, not $my_port as TEST_MYSQL_URL says;" \
-			"use port $port in TEST_MYSQL_URL or start a server on $my_port yourself"
+	read_mariadb_config "$bin"
+	if [[ $my_net != unix && $srv_port != "$my_port" ]]; then
+		die "the machine's MariaDB listens on port $srv_port, not $my_port as TEST_MYSQL_URL says;" \
+			"use port $srv_port in TEST_MYSQL_URL or start a server on $my_port yourself"
 	fi
-	# As root, mariadbd refuses to start without --user; run it as the
-	# configured user, else mysql (which the package creates), else root.
-	if [[ -z $srv_user ]]; then
-		srv_user=root
-		if id -u mysql >/dev/null 2>&1; then srv_user=mysql; fi
-	fi
-	# /run is a tmpfs: without systemd nothing recreates the socket's and
-	# the pid file's directory after a reboot.
-	for dir in "$(dirname "$socket")" ${pidfile:+"$(dirname "$pidfile")"}; do
-		if [[ ! -d $dir ]]; then
-			as_root install -d -m 755 -o "$srv_user" -g "$(id -gn "$srv_user")" "$dir"
-		fi
-	done
 	# A server that runs but does not answer yet may be starting up or
-	# recovering: it gets its time, and no second server is started.
-	if command -v start-stop-daemon >/dev/null && start-stop-daemon --status --exec "$bin"; then
+	# recovering: it gets its time, and no second server is started. Its
+	# pid file tells it from other servers running the same binary.
+	if command -v start-stop-daemon >/dev/null &&
+		start-stop-daemon --status --pidfile "$srv_pidfile" --exec "$bin"; then
 		say "the machine's MariaDB ($bin) runs but does not answer at $my_where yet; waiting up to 60s"
 		my_action="waited for"
 		return
 	fi
+	# /run is a tmpfs: without systemd nothing recreates the socket's and
+	# the pid file's directory after a reboot.
+	for dir in "$(dirname "$srv_socket")" "$(dirname "$srv_pidfile")"; do
+		if [[ ! -d $dir ]]; then
+			as_root install -d -m 755 -o "$srv_user" -g "$(id -gn "$srv_user")" "$dir"
+		fi
+	done
 	# The server's stderr, which is its error log unless my.cnf names one.
 	mkdir -p .mariadb
 	: >>.mariadb/server.log
 	say "starting the machine's MariaDB: $bin --user=$srv_user (its stderr goes to .mariadb/server.log)"
 	if command -v start-stop-daemon >/dev/null; then
-		as_root start-stop-daemon --start --oknodo --background --output "$repo/.mariadb/server.log" \
-			--exec "$bin" -- --user="$srv_user"
+		as_root start-stop-daemon --start --oknodo --background --pidfile "$srv_pidfile" \
+			--output "$repo/.mariadb/server.log" --exec "$bin" -- --user="$srv_user"
 	else
 		as_root setsid -f "$bin" --user="$srv_user" >>.mariadb/server.log 2>&1 </dev/null
 	fi
@@ -337,16 +351,14 @@ start_machine_mariadb() {
 
 # Shows the end of the server's logs: its stderr and my.cnf's log-error.
 show_mariadb_log() {
-	local bin opt errlog=""
+	local bin
 	tail -n 20 .mariadb/server.log >&2 2>/dev/null || true
 	bin=$(find_mariadbd)
 	[[ -n $bin ]] || return 0
-	for opt in $("$bin" --print-defaults | tail -n +2); do
-		case $opt in --log-error=/*) errlog=${opt#--log-error=} ;; esac
-	done
-	if [[ -n $errlog ]]; then
-		say "end of $errlog:"
-		as_root tail -n 20 "$errlog" >&2 || true
+	read_mariadb_config "$bin"
+	if [[ -n $srv_errlog ]]; then
+		say "end of $srv_errlog:"
+		as_root tail -n 20 "$srv_errlog" >&2 || true
 	fi
 }
 
