@@ -124,6 +124,7 @@ func cimdContenders(e *env) []named[cimdStore] {
 		{"pgx", pgxCIMD{e.pgx}},
 		{"database-sql", sqlCIMD{e.sql}},
 		{"gorm-chain", newChainCIMD(e.gorm)},
+		{"internal-path", newInternalCIMD(e.gorm)},
 	}
 }
 
@@ -134,6 +135,7 @@ func parContenders(e *env) []named[parStore] {
 		{"pgx", pgxPAR{e.pgx}},
 		{"database-sql", sqlPAR{e.sql}},
 		{"gorm-chain", newChainPAR(e.gorm)},
+		{"internal-path", newInternalPAR(e.gorm)},
 	}
 }
 

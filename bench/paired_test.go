@@ -146,7 +146,7 @@ func BenchmarkRatio(b *testing.B) {
 	id := runID()
 	// Every contender reads and upserts rows of its own, so that none finds
 	// a row another has just brought into the server's caches.
-	impls := []string{"gormstore", "pgx", "pgx-raw", "gorm-chain", "database-sql"}
+	impls := []string{"gormstore", "pgx", "pgx-raw", "gorm-chain", "database-sql", "internal-path"}
 	live, misses, requests := map[string][]string{}, map[string][]string{}, map[string][]string{}
 	for _, impl := range impls {
 		live[impl] = seed(b, e, cimdTable, "https://ratio-"+impl+"-"+id+".example/client/", d.cimdJSON, "1 hour", hotKeys)
@@ -164,6 +164,7 @@ func BenchmarkRatio(b *testing.B) {
 	chainC, chainP := newChainCIMD(e.gorm), newChainPAR(e.gorm)
 	pgxC, pgxP := pgxCIMD{e.pgx}, pgxPAR{e.pgx}
 	sqlC, sqlP := sqlCIMD{e.sql}, sqlPAR{e.sql}
+	intC, intP := newInternalCIMD(e.gorm), newInternalPAR(e.gorm)
 	scsFind := func(_ context.Context, token string) (bool, error) {
 		_, ok, err := e.scs.Find(token)
 		return ok, err
@@ -191,7 +192,8 @@ func BenchmarkRatio(b *testing.B) {
 			lookupOp("pgx-raw", live["pgx-raw"], true, func(ctx context.Context, k string) (bool, error) { return raw.read(ctx, cimdGetSQL, k) }),
 			lookupOp("scs", liveSessions, true, scsFind),
 			lookupOp("gorm-chain", live["gorm-chain"], true, found(chainC.Get)),
-			lookupOp("database-sql", live["database-sql"], true, found(sqlC.Get)))
+			lookupOp("database-sql", live["database-sql"], true, found(sqlC.Get)),
+			lookupOp("internal-path", live["internal-path"], true, found(intC.Get)))
 	})
 	b.Run("op=cimd-get-miss", func(b *testing.B) {
 		race(b, bases,
@@ -199,7 +201,8 @@ func BenchmarkRatio(b *testing.B) {
 			lookupOp("pgx", misses["pgx"], false, found(pgxC.Get)),
 			lookupOp("scs", missSessions, false, scsFind),
 			lookupOp("gorm-chain", misses["gorm-chain"], false, found(chainC.Get)),
-			lookupOp("database-sql", misses["database-sql"], false, found(sqlC.Get)))
+			lookupOp("database-sql", misses["database-sql"], false, found(sqlC.Get)),
+			lookupOp("internal-path", misses["internal-path"], false, found(intC.Get)))
 	})
 	b.Run("op=cimd-put-insert", func(b *testing.B) {
 		race(b, bases,
@@ -207,7 +210,8 @@ func BenchmarkRatio(b *testing.B) {
 			writeOp("pgx", fresh(b, "pgx"), cimdPut(pgxC)),
 			writeOp("scs", fresh(b, "scs"), scsCommit),
 			writeOp("gorm-chain", fresh(b, "chain"), cimdPut(chainC)),
-			writeOp("database-sql", fresh(b, "sql"), cimdPut(sqlC)))
+			writeOp("database-sql", fresh(b, "sql"), cimdPut(sqlC)),
+			writeOp("internal-path", fresh(b, "internal"), cimdPut(intC)))
 	})
 	b.Run("op=cimd-put-upsert", func(b *testing.B) {
 		race(b, bases,
@@ -215,7 +219,8 @@ func BenchmarkRatio(b *testing.B) {
 			writeOp("pgx", live["pgx"], cimdPut(pgxC)),
 			writeOp("scs", liveSessions, scsCommit),
 			writeOp("gorm-chain", live["gorm-chain"], cimdPut(chainC)),
-			writeOp("database-sql", live["database-sql"], cimdPut(sqlC)))
+			writeOp("database-sql", live["database-sql"], cimdPut(sqlC)),
+			writeOp("internal-path", live["internal-path"], cimdPut(intC)))
 	})
 	bases = []string{"pgx"}
 	b.Run("op=par-put", func(b *testing.B) {
@@ -223,7 +228,8 @@ func BenchmarkRatio(b *testing.B) {
 			writeOp("gormstore", freshURI(b, "gormstore"), parPut(e.par)),
 			writeOp("pgx", freshURI(b, "pgx"), parPut(pgxP)),
 			writeOp("gorm-chain", freshURI(b, "chain"), parPut(chainP)),
-			writeOp("database-sql", freshURI(b, "sql"), parPut(sqlP)))
+			writeOp("database-sql", freshURI(b, "sql"), parPut(sqlP)),
+			writeOp("internal-path", freshURI(b, "internal"), parPut(intP)))
 	})
 	b.Run("op=par-fetch", func(b *testing.B) {
 		race(b, bases,
@@ -231,19 +237,21 @@ func BenchmarkRatio(b *testing.B) {
 			lookupOp("pgx", requests["pgx"], true, found(pgxP.Fetch)),
 			lookupOp("pgx-raw", requests["pgx-raw"], true, func(ctx context.Context, k string) (bool, error) { return raw.read(ctx, parGetSQL, k) }),
 			lookupOp("gorm-chain", requests["gorm-chain"], true, found(chainP.Fetch)),
-			lookupOp("database-sql", requests["database-sql"], true, found(sqlP.Fetch)))
+			lookupOp("database-sql", requests["database-sql"], true, found(sqlP.Fetch)),
+			lookupOp("internal-path", requests["internal-path"], true, found(intP.Fetch)))
 	})
 	b.Run("op=par-take", func(b *testing.B) {
 		// One live row per contender and call, each taken once.
 		takeable := func(impl string) []string {
 			return seed(b, e, parTable, "urn:ietf:params:oauth:request_uri:take-"+impl+"-"+runID()+"-", d.parJSON, "1 hour", b.N)
 		}
-		gs, px, rw, ch, sq := takeable("gormstore"), takeable("pgx"), takeable("raw"), takeable("chain"), takeable("sql")
+		gs, px, rw, ch, sq, in := takeable("gormstore"), takeable("pgx"), takeable("raw"), takeable("chain"), takeable("sql"), takeable("internal")
 		race(b, bases,
 			lookupOp("gormstore", gs, true, found(e.par.Take)),
 			lookupOp("pgx", px, true, found(pgxP.Take)),
 			lookupOp("pgx-raw", rw, true, func(ctx context.Context, k string) (bool, error) { return raw.read(ctx, parTakeSQL, k) }),
 			lookupOp("gorm-chain", ch, true, found(chainP.Take)),
-			lookupOp("database-sql", sq, true, found(sqlP.Take)))
+			lookupOp("database-sql", sq, true, found(sqlP.Take)),
+			lookupOp("internal-path", in, true, found(intP.Take)))
 	})
 }
