@@ -311,7 +311,7 @@ start_machine_mariadb() {
 		say "no MariaDB server installed; installing mariadb-server with apt-get"
 		command -v apt-get >/dev/null || die "apt-get not found: install a MariaDB server yourself, or set TEST_MYSQL_URL"
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get update
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y mariadb-server
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-server
 		bin=$(find_mariadbd)
 		[[ -n $bin ]] || die "no MariaDB server binary found after apt-get install mariadb-server"
 	fi
