@@ -102,3 +102,25 @@ func TestClientBoundPARStoreConformance(t *testing.T) {
 		})
 	})
 }
+
+func TestReplayStoreConformance(t *testing.T) {
+	t.Parallel()
+	for _, tc := range tables {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			repotest.RunReplayStore(t, func(t *testing.T, now func() time.Time) repo.ReplayStore {
+				s, err := repo.NewGormReplayStore(tc.open(t), &repo.Config{Now: now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}, tc.opts)
+		})
+	}
+	t.Run("Memory", func(t *testing.T) {
+		t.Parallel()
+		repotest.RunReplayStore(t, func(t *testing.T, now func() time.Time) repo.ReplayStore {
+			return repo.NewMemoryReplayStore(&repo.Config{Now: now})
+		}, nil)
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sync"
 
 	"gorm.io/gorm"
@@ -46,8 +47,31 @@ func For(k dialect.Kind) fs.FS {
 	return nil
 }
 
-// UpFile is the name of the up migration in each of them.
+// UpFile is the name of the first up migration in each of them; Up reads
+// them all.
 const UpFile = "000001_attesto_stores.up.sql"
+
+// Up returns the up migrations of fsys, one of the sets above, in order,
+// as one SQL text.
+func Up(fsys fs.FS) ([]byte, error) {
+	names, err := fs.Glob(fsys, "*.up.sql")
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	var all []byte
+	for i, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			all = append(all, '\n')
+		}
+		all = append(all, b...)
+	}
+	return all, nil
+}
 
 func mustSub(fsys fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(fsys, dir)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 
 	"gorm.io/gorm"
@@ -58,7 +57,7 @@ func migrateMySQL(ctx context.Context, db *gorm.DB) error {
 // CREATE TABLE in the MySQL migration file, and then any index an
 // existing table lacks.
 func createMySQL(conn *gorm.DB) error {
-	up, err := fs.ReadFile(MySQL, UpFile)
+	up, err := Up(MySQL)
 	if err != nil {
 		return err
 	}
