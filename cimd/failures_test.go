@@ -25,6 +25,35 @@ func body(status int, b string) http.HandlerFunc {
 	}
 }
 
+// typed answers 200 with b, "%s" in it replaced by the request's URL,
+// and a Content-Type field for each of types (none when there are none).
+func typed(b string, types ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Content-Type"] = types // nil: net/http sends none
+		w.Write([]byte(strings.ReplaceAll(b, "%s", requestURL(r))))
+	}
+}
+
+// A document is accepted with application/json or application/*+json,
+// whatever the case and parameters (RFC 9110 section 8.3.1).
+func TestContentTypeJSON(t *testing.T) {
+	t.Parallel()
+	for _, ct := range []string{
+		"application/json",
+		"application/json; charset=utf-8",
+		"application/json;charset=UTF-8",
+		"Application/JSON",
+		"application/vnd.example.client+json",
+		"application/example+json; profile=\"x\"",
+	} {
+		host := newDocHost(t, typed(`{"client_id":"%s"}`, ct))
+		f := newFixture(t, cacheKinds[0], host, cimd.Config{})
+		if _, err := f.resolver.Resolve(context.Background(), host.clientID("/c")); err != nil {
+			t.Errorf("Content-Type %q: %v", ct, err)
+		}
+	}
+}
+
 // sized is a valid document for the request's URL, padded to n bytes.
 func sized(n int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +106,20 @@ func TestFailedFetchesAreReturnedAndNotCached(t *testing.T) {
 		{name: "FetchFunc returning too much", fetch: func(_ context.Context, req cimd.FetchRequest) (*cimd.Response, error) {
 			return &cimd.Response{StatusCode: 200, Body: make([]byte, req.MaxBytes+1)}, nil
 		}, want: cimd.ErrTooLarge},
+		{name: "Content-Type text/plain", handler: typed(`{"client_id":"%s"}`, "text/plain"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type text/html", handler: typed(`{"client_id":"%s"}`, "text/html; charset=utf-8"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type text/json", handler: typed(`{"client_id":"%s"}`, "text/json"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type application/jsonx", handler: typed(`{"client_id":"%s"}`, "application/jsonx"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type application/+json", handler: typed(`{"client_id":"%s"}`, "application/+json"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type application/json+xml", handler: typed(`{"client_id":"%s"}`, "application/json+xml"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type */*", handler: typed(`{"client_id":"%s"}`, "*/*"), want: cimd.ErrInvalidDocument},
+		{name: "Content-Type with a broken parameter", handler: typed(`{"client_id":"%s"}`, "application/json; charset"), want: cimd.ErrInvalidDocument},
+		{name: "two Content-Type fields", handler: typed(`{"client_id":"%s"}`, "application/json", "application/json"), want: cimd.ErrInvalidDocument},
+		{name: "no Content-Type", handler: typed(`{"client_id":"%s"}`), want: cimd.ErrInvalidDocument},
+		{name: "FetchFunc without a Content-Type", fetch: func(_ context.Context, req cimd.FetchRequest) (*cimd.Response, error) {
+			return &cimd.Response{StatusCode: 200, Body: []byte(`{"client_id":"` + req.ClientID + `"}`)}, nil
+		}, want: cimd.ErrInvalidDocument},
+		{name: "nested deeper than MaxDocumentDepth", handler: body(200, `{"client_id":"%s","x":`+strings.Repeat("[", 2000)+strings.Repeat("]", 2000)+`}`), want: cimd.ErrInvalidDocument},
 		{name: "empty body", handler: body(200, ``), want: cimd.ErrInvalidDocument},
 		{name: "not JSON", handler: body(200, `<html>client</html>`), want: cimd.ErrInvalidDocument},
 		{name: "truncated JSON", handler: body(200, `{"client_id":"%s"`), want: cimd.ErrInvalidDocument},
@@ -168,10 +211,46 @@ func TestDocumentSizeLimit(t *testing.T) {
 	})
 }
 
-// failingCache fails Get or Put.
+// failingCache fails Get, Put or Delete.
 type failingCache struct {
 	repo.ClientIDMetadataCache
-	getErr, putErr error
+	getErr, putErr, deleteErr error
+}
+
+func (c *failingCache) Delete(ctx context.Context, url string) error {
+	if c.deleteErr != nil {
+		return c.deleteErr
+	}
+	return c.ClientIDMetadataCache.Delete(ctx, url)
+}
+
+// A failing Delete is ErrCache, from Delete and from the eviction of an
+// entry that fails its checks, which is refused all the same.
+func TestDeleteFailures(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	errDB := errors.New("database down")
+	host := newDocHost(t, serveDocument(t))
+	id := host.clientID("/c")
+	cache := &failingCache{ClientIDMetadataCache: repo.NewMemoryClientIDMetadataCache(nil), deleteErr: errDB}
+	r, err := cimd.NewResolver(&cimd.Config{Cache: cache, Fetch: cimd.HTTPFetch(host.Client())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Delete(ctx, id); !errors.Is(err, cimd.ErrCache) || !errors.Is(err, errDB) {
+		t.Errorf("Delete = %v, want ErrCache wrapping the cache's error", err)
+	}
+	bad := document("https://evil.example/c")
+	if err := cache.Put(ctx, id, bad, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := r.Resolve(ctx, id)
+	if !errors.Is(err, cimd.ErrInvalidDocument) || !errors.Is(err, cimd.ErrCache) || !errors.Is(err, errDB) || doc != nil {
+		t.Errorf("Resolve of a failing entry that cannot be evicted = %v, %v; want ErrInvalidDocument and ErrCache", doc, err)
+	}
+	if code, _ := cimd.OAuthError(err); code != "invalid_client" {
+		t.Errorf("OAuthError code = %q, want invalid_client", code)
+	}
 }
 
 func (c *failingCache) Get(ctx context.Context, url string) (map[string]any, bool, error) {
@@ -235,6 +314,9 @@ func TestNewResolverConfig(t *testing.T) {
 		"FetchTimeout above a Min":  {Cache: cache, Bounds: cimd.Bounds{Min: 10 * time.Second}, FetchTimeout: 20 * time.Second},
 		"FetchTimeout default, Min": {Cache: cache, Bounds: cimd.Bounds{Min: time.Second}},
 		"nil Rule":                  {Cache: cache, Rules: []cimd.Rule{nil}},
+		"negative MaxConcurrent":    {Cache: cache, MaxConcurrentFetches: -1},
+		"negative MaxPerHost":       {Cache: cache, MaxFetchesPerHost: -1},
+		"AllowLoopback with Fetch":  {Cache: cache, AllowLoopback: true, Fetch: cimd.HTTPFetch(nil)},
 	}
 	for name, cfg := range bad {
 		if r, err := cimd.NewResolver(cfg); !errors.Is(err, cimd.ErrConfig) || r != nil {
@@ -246,6 +328,8 @@ func TestNewResolverConfig(t *testing.T) {
 		"custom bounds":         {Cache: cache, Bounds: cimd.Bounds{Min: 10 * time.Second, Max: 10 * time.Second}, FetchTimeout: time.Second},
 		"large documents":       {Cache: cache, MaxDocumentBytes: 64 << 10},
 		"Min above Max default": {Cache: cache, Bounds: cimd.Bounds{Min: 24 * time.Hour}},
+		"AllowLoopback":         {Cache: cache, AllowLoopback: true},
+		"fetch limits":          {Cache: cache, MaxConcurrentFetches: 1, MaxFetchesPerHost: 1000},
 	}
 	for name, cfg := range good {
 		if _, err := cimd.NewResolver(cfg); err != nil {
@@ -256,6 +340,9 @@ func TestNewResolverConfig(t *testing.T) {
 	for name, r := range map[string]*cimd.Resolver{"nil": nil, "zero": {}} {
 		if _, err := r.Resolve(context.Background(), "https://app.example.com/c"); !errors.Is(err, cimd.ErrConfig) {
 			t.Errorf("%s Resolver: Resolve = %v, want ErrConfig", name, err)
+		}
+		if err := r.Delete(context.Background(), "https://app.example.com/c"); !errors.Is(err, cimd.ErrConfig) {
+			t.Errorf("%s Resolver: Delete = %v, want ErrConfig", name, err)
 		}
 	}
 }

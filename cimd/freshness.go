@@ -57,8 +57,9 @@ const stale time.Duration = 0
 //     bound instead, as draft section 4.4 permits;
 //   - else max-age, when Cache-Control has one; then Expires is ignored
 //     (section 5.3). Two max-age directives, or one whose argument is not
-//     delta-seconds, make the response stale; a value above 2^31 seconds
-//     is 2^31 (section 1.2.2);
+//     delta-seconds (as a token or a quoted string, with no whitespace
+//     around "=", section 5.2), make the response stale; a value above
+//     2^31 seconds is 2^31 (section 1.2.2);
 //   - else Expires minus Date, or minus responseTime when Date is absent
 //     or invalid (RFC 9110 section 6.6.1). An invalid Expires, "0"
 //     included, or more than one, means already expired (section 5.3);
@@ -74,8 +75,10 @@ const stale time.Duration = 0
 //
 // with age_value the first member of Age, or 0 when Age is absent or
 // invalid (section 5.1). A zero requestTime, or one after responseTime,
-// counts as responseTime. Dates are HTTP-dates in GMT only (RFC 9110
-// section 5.6.7). s-maxage and private are not consulted: the server is
+// counts as responseTime. Dates are read exactly in the three formats of
+// RFC 9110 section 5.6.7 (IMF-fixdate, RFC 850, asctime), in GMT, with
+// single spaces, two-digit times, a day that exists and its own day name;
+// anything else is invalid. s-maxage and private are not consulted: the server is
 // the document's only user, not a cache shared among HTTP clients.
 func ExpiresAt(h http.Header, requestTime, responseTime time.Time, b Bounds) time.Time {
 	b = b.withDefaults()

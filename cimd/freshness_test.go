@@ -219,6 +219,12 @@ func TestExpiresAtMaxAge(t *testing.T) {
 		{name: "space inside", header: []string{"Cache-Control: max-age=36 00"}, want: 60 * s},
 		{name: "space inside quotes", header: []string{`Cache-Control: max-age=" 3600"`}, want: 60 * s},
 		{name: "unterminated quote", header: []string{`Cache-Control: max-age="3600`}, want: 60 * s},
+		// cache-directive = token [ "=" ( token / quoted-string ) ].
+		{name: "spaces around =", header: []string{"Cache-Control: max-age = 3600"}, want: 60 * s},
+		{name: "space before =", header: []string{"Cache-Control: max-age =3600"}, want: 60 * s},
+		{name: "space after =", header: []string{"Cache-Control: max-age= 3600"}, want: 60 * s},
+		{name: "tab after =", header: []string{"Cache-Control: max-age=\t3600"}, want: 60 * s},
+		{name: "upper-case name", header: []string{"Cache-Control: MAX-AGE=3600"}, want: 3600 * s},
 		// Expires is ignored even when max-age is unusable.
 		{name: "invalid max-age does not fall back to Expires", header: []string{"Cache-Control: max-age=abc", expiresLater}, want: 60 * s},
 		{name: "2^31 exactly", header: []string{"Cache-Control: max-age=2147483648"}, bounds: wide, want: capped},

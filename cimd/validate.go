@@ -9,11 +9,13 @@ import (
 	"strings"
 )
 
-// Rule is a caller's own check of a fetched document, run after the
-// draft's rules (for example: require token_endpoint_auth_method "none",
-// or redirect_uris on the client_id's origin). A non-nil error rejects the
-// document: Resolve returns it wrapped with ErrInvalidDocument and caches
-// nothing. A Rule must not modify doc.
+// Rule is a caller's own check of a document, run after the draft's rules
+// (for example: require token_endpoint_auth_method "none", or
+// redirect_uris on the client_id's origin). It runs on every fetched
+// document and on every cache hit, so it should be cheap. A non-nil error
+// rejects the document: Resolve returns it wrapped with ErrInvalidDocument
+// and caches nothing, or evicts the cached entry. A Rule must not modify
+// doc.
 type Rule func(clientID string, doc map[string]any) error
 
 // sharedSecretMethods are the token_endpoint_auth_method values draft
