@@ -16,8 +16,8 @@ import (
 	"github.com/attesto/gormstore/sweeper"
 )
 
-// cluster is nodes pools on one schema, seeded with expired and live rows
-// in both tables.
+// cluster is nodes pools on one database (a schema on PostgreSQL),
+// seeded with expired and live rows in both tables.
 type cluster struct {
 	nodes []*gorm.DB
 }
@@ -28,19 +28,14 @@ const (
 	clusterLive        = 300
 )
 
-func newCluster(t *testing.T, nodes int) cluster {
+func newCluster(t *testing.T, b backend, nodes int) cluster {
 	t.Helper()
-	schema := testdb.Schema(t)
-	var c cluster
-	for range nodes {
-		c.nodes = append(c.nodes, testdb.Open(t, schema, 2))
-	}
+	c := cluster{nodes: b.open(t, nodes, 2)}
 	db := c.nodes[0]
-	testdb.CreateTables(t, db)
-	seed(t, db, cimdTable(false), "https://expired.example/", clusterExpiredCIMD, epoch.Add(-48*time.Hour), time.Second)
-	seed(t, db, cimdTable(false), "https://live.example/", clusterLive, epoch.Add(time.Microsecond), time.Second)
-	seed(t, db, parTable(false), "urn:expired:", clusterExpiredPAR, epoch.Add(-48*time.Hour), time.Second)
-	seed(t, db, parTable(false), "urn:live:", clusterLive, epoch.Add(time.Microsecond), time.Second)
+	b.seed(t, db, cimdTable(false), "https://expired.example/", clusterExpiredCIMD, epoch.Add(-48*time.Hour), time.Second)
+	b.seed(t, db, cimdTable(false), "https://live.example/", clusterLive, epoch.Add(time.Microsecond), time.Second)
+	b.seed(t, db, parTable(false), "urn:expired:", clusterExpiredPAR, epoch.Add(-48*time.Hour), time.Second)
+	b.seed(t, db, parTable(false), "urn:live:", clusterLive, epoch.Add(time.Microsecond), time.Second)
 	return c
 }
 
@@ -70,81 +65,101 @@ func TestNodesSweepingAtOnce(t *testing.T) {
 		{"4 nodes", 4, false},
 		{"4 nodes without mutual exclusion", 4, true},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			c := newCluster(t, tc.nodes)
-			sweepers := make([]*sweeper.Sweeper, tc.nodes)
-			for i, db := range c.nodes {
-				cfg := sweeper.Config{BatchSize: 100}
-				if tc.distinctKeys {
-					cfg.LockKey = rand.Int64()
-				}
-				sweepers[i] = mustNew(t, db, cfg)
-			}
-			type outcome struct {
-				deleted map[string]int64
-				err     error
-			}
-			outcomes := make([]outcome, tc.nodes)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			for i, s := range sweepers {
-				wg.Go(func() {
-					<-start
-					d, err := s.SweepNow(context.Background())
-					outcomes[i] = outcome{d, err}
-				})
-			}
-			close(start)
-			wg.Wait()
+	for _, b := range backends {
+		for _, tc := range cases {
+			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				nodesSweepingAtOnce(t, b, tc.nodes, tc.distinctKeys)
+			})
+		}
+	}
+}
 
-			total := map[string]int64{}
-			swept := 0
-			for i, o := range outcomes {
-				switch {
-				case o.err == nil:
-					swept++
-					for k, v := range o.deleted {
-						total[k] += v
-					}
-				case errors.Is(o.err, sweeper.ErrLocked):
-					if tc.distinctKeys {
-						t.Errorf("node %d skipped with its own lock key: %v", i, o.err)
-					}
-				default:
-					t.Errorf("node %d: %v", i, o.err)
-				}
-			}
-			if swept == 0 {
-				t.Fatal("no node swept")
-			}
-			// Each row is deleted by exactly one node.
-			want := map[string]int64{cimd: clusterExpiredCIMD, par: clusterExpiredPAR}
-			if fmt.Sprint(total) != fmt.Sprint(want) {
-				t.Errorf("nodes deleted %v in all, want %v", total, want)
-			}
-			busy := 0
-			for _, o := range outcomes {
-				if o.deleted[cimd]+o.deleted[par] > 0 {
-					busy++
-				}
-			}
-			t.Logf("%d of %d nodes swept, %d deleted rows", swept, tc.nodes, busy)
-			if tc.distinctKeys && busy < 2 {
-				t.Errorf("only %d node deleted rows: the nodes did not sweep at the same time", busy)
-			}
-			c.check(t)
+func nodesSweepingAtOnce(t *testing.T, b backend, nodes int, distinctKeys bool) {
+	c := newCluster(t, b, nodes)
+	sweepers := make([]*sweeper.Sweeper, nodes)
+	for i, db := range c.nodes {
+		cfg := sweeper.Config{BatchSize: 100}
+		if distinctKeys {
+			cfg.LockKey = rand.Int64()
+		}
+		sweepers[i] = mustNew(t, db, cfg)
+	}
+	type outcome struct {
+		deleted map[string]int64
+		err     error
+	}
+	outcomes := make([]outcome, nodes)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, s := range sweepers {
+		wg.Go(func() {
+			<-start
+			d, err := s.SweepNow(context.Background())
+			outcomes[i] = outcome{d, err}
 		})
 	}
+	close(start)
+	wg.Wait()
+
+	total := map[string]int64{}
+	swept := 0
+	for i, o := range outcomes {
+		switch {
+		case o.err == nil:
+			swept++
+			for k, v := range o.deleted {
+				total[k] += v
+			}
+		case errors.Is(o.err, sweeper.ErrLocked):
+			if distinctKeys {
+				t.Errorf("node %d skipped with its own lock key: %v", i, o.err)
+			}
+		default:
+			t.Errorf("node %d: %v", i, o.err)
+		}
+	}
+	if swept == 0 {
+		t.Fatal("no node swept")
+	}
+	// Each row is deleted by exactly one node.
+	want := map[string]int64{cimd: clusterExpiredCIMD, par: clusterExpiredPAR}
+	if fmt.Sprint(total) != fmt.Sprint(want) {
+		t.Errorf("nodes deleted %v in all, want %v", total, want)
+	}
+	busy := 0
+	for _, o := range outcomes {
+		if o.deleted[cimd]+o.deleted[par] > 0 {
+			busy++
+		}
+	}
+	t.Logf("%d of %d nodes swept, %d deleted rows", swept, nodes, busy)
+	if distinctKeys && busy < 2 {
+		t.Errorf("only %d node deleted rows: the nodes did not sweep at the same time", busy)
+	}
+	// One lock: whoever takes it sweeps everything, and a node
+	// that comes after finds nothing left.
+	if !distinctKeys && busy != 1 {
+		t.Errorf("%d nodes deleted rows under one lock, want exactly 1", busy)
+	}
+	c.check(t)
 }
 
 // The loops of several nodes, started together, sweep everything; the
 // nodes that find the lock taken report skips, never failures.
 func TestNodeLoopsTakeTurns(t *testing.T) {
 	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			nodeLoopsTakeTurns(t, b)
+		})
+	}
+}
+
+func nodeLoopsTakeTurns(t *testing.T, b backend) {
 	const nodes = 4
-	c := newCluster(t, nodes)
+	c := newCluster(t, b, nodes)
 	reports := newResults()
 	var sweepers []*sweeper.Sweeper
 	for _, db := range c.nodes {
@@ -178,6 +193,10 @@ func TestNodeLoopsTakeTurns(t *testing.T) {
 		}
 	}
 	t.Logf("passes: %v; %d rows reported deleted", counts, deleted)
+	// The first pass takes seconds, and the other loops wake every 20 ms.
+	if counts[sweeper.OutcomeSkipped] == 0 {
+		t.Error("no loop skipped a pass: the nodes did not exclude each other")
+	}
 	if deleted == 0 || deleted > clusterExpiredCIMD+clusterExpiredPAR {
 		t.Errorf("loops report %d rows deleted, want some and at most the %d expired", deleted, clusterExpiredCIMD+clusterExpiredPAR)
 	}

@@ -21,7 +21,9 @@ const (
 	// 10 s at 50, 6.5 s at 100 and 3.7 s at 1,000. Resting between batches
 	// did not lower the p99: what the readers feel is the length of each
 	// statement, not how much of the time one runs. Raise it for a faster
-	// pass where latency during a sweep matters less.
+	// pass where latency during a sweep matters less. On MariaDB/MySQL
+	// every batch is also a transaction whose commit waits for the redo
+	// log to be flushed, which sets a floor under each batch's time.
 	DefaultBatchSize = 50
 	// DefaultTimeout bounds a pass. It is generous because a pass that
 	// hits it only stops early: its batches stay deleted and the next
@@ -54,8 +56,12 @@ type Config struct {
 	// quick, since Stop waits for it. Default (nil): none.
 	OnSweep func(Result)
 	// Tables are swept in this order. A caller may name any table with an
-	// expires_at column (timestamptz, or timestamp holding UTC) and a
-	// single-column key; a row whose expires_at is NULL never expires.
+	// expires_at column and a single-column key; a row whose expires_at
+	// is NULL never expires. The column holds the instant: timestamptz,
+	// or timestamp holding UTC, on PostgreSQL; datetime holding UTC on
+	// MariaDB/MySQL (the cut-off is bound as UTC text, as the stores
+	// write it, whatever the session's time_zone); UTC text in
+	// '2006-01-02 15:04:05.000000' form on SQLite.
 	// Default (empty): the gormstore tables, DefaultTables().
 	Tables []Table
 	// Timeout bounds each pass, SweepNow's included, lock and all its
@@ -68,23 +74,27 @@ type Config struct {
 	// do not sweep together. It must be in [0, 1); it cannot be switched
 	// off. Default (0): DefaultJitter.
 	Jitter float64
-	// LockKey is the PostgreSQL advisory lock key that lets one node sweep
-	// at a time; a pass holds it, session-level, on one connection of the
-	// pool, which its batches then use. Default (0): derived on every pass
-	// from the connection's
-	// current_schema() and the table names, so that sweepers of the same
-	// tables exclude each other while sweepers of other schemas or other
-	// tables on the same database do not. Set it to share one lock
-	// between sweepers whose names differ only in spelling (a table named
-	// with and without its schema).
+	// LockKey is the key of the lock that lets one node sweep at a time
+	// (see the package docs): on PostgreSQL the session-level advisory
+	// lock key; on MariaDB/MySQL the named lock "gormstore sweeper "
+	// followed by the key as 16 hex digits (GET_LOCK). A pass holds it on
+	// one connection of the pool, which its batches then use; SQLite
+	// ignores it. Default (0): derived on every pass from the
+	// connection's current schema (PostgreSQL's current_schema(),
+	// MariaDB/MySQL's DATABASE()) and the table names, so that sweepers
+	// of the same tables exclude each other while sweepers of other
+	// schemas, other databases or other tables on the same server do
+	// not. Set it to share one lock between sweepers whose names differ
+	// only in spelling (a table named with and without its schema).
 	LockKey int64
 }
 
 // Table names a table to sweep: rows with expires_at before the pass's
 // cut-off are deleted, Key being the column that identifies a row.
 type Table struct {
-	// Name is the table's name, optionally schema-qualified ("schema.table");
-	// either part is quoted as one identifier, so it is case-sensitive.
+	// Name is the table's name, optionally schema-qualified ("schema.table",
+	// on MariaDB/MySQL "database.table"); either part is quoted as one
+	// identifier, so it is case-sensitive where the database is.
 	Name string
 	// Key is a single column that is unique in the table, usually the
 	// primary key.
@@ -204,8 +214,10 @@ func identifierProblem(s string) string {
 		return "is longer than 63 bytes (PostgreSQL would truncate it)"
 	case !utf8.ValidString(s):
 		return "is not valid UTF-8"
-	case strings.ContainsAny(s, "\x00\""):
-		return "contains a NUL or a double quote"
+	case strings.ContainsAny(s, "\x00\"`"):
+		// The quote characters of PostgreSQL and of MariaDB/MySQL: GORM's
+		// MySQL dialect reads a leading backtick as a name already quoted.
+		return "contains a NUL, a double quote or a backtick"
 	}
 	return ""
 }

@@ -163,9 +163,10 @@ func (b *logBuffer) String() string {
 func batches(rec *testdb.Recorder, table string) []testdb.Statement {
 	var out []testdb.Statement
 	for _, s := range rec.Statements() {
-		// PostgreSQL's dialect quotes with double quotes, SQLite's with
-		// backticks.
-		if strings.Contains(s.Query, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.Query, "DELETE FROM `"+table+"` ") {
+		// PostgreSQL's dialect quotes with double quotes, SQLite's and
+		// MySQL's with backticks; MySQL's batch is a multiple-table DELETE.
+		if strings.Contains(s.Query, "DELETE FROM "+quote(table)+" ") || strings.Contains(s.Query, "DELETE FROM `"+table+"` ") ||
+			strings.HasPrefix(s.Query, "DELETE `"+table+"` FROM ") {
 			out = append(out, s)
 		}
 	}

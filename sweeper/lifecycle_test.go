@@ -44,6 +44,8 @@ func TestNewRejects(t *testing.T) {
 		{"two dots", tables(sweeper.Table{Name: "db.s.t", Key: "id"})},
 		{"qualified key", tables(sweeper.Table{Name: "t", Key: "t.id"})},
 		{"double quote", tables(sweeper.Table{Name: `t"; DROP TABLE x; --`, Key: "id"})},
+		{"backtick", tables(sweeper.Table{Name: "`t` ; DROP TABLE x; --", Key: "id"})},
+		{"backtick in the key", tables(sweeper.Table{Name: "t", Key: "id`"})},
 		{"NUL", tables(sweeper.Table{Name: "t\x00", Key: "id"})},
 		{"invalid UTF-8", tables(sweeper.Table{Name: "t\xff", Key: "id"})},
 		{"64-byte name", tables(sweeper.Table{Name: strings.Repeat("t", 64), Key: "id"})},

@@ -178,8 +178,12 @@ func (s *Sweeper) unlock(ctx context.Context, conn *gorm.DB, l heldLock) {
 	if ctx.Err() != nil {
 		level = slog.LevelDebug
 	}
+	lock := slog.Int64("lock_key", l.key)
+	if l.name != "" {
+		lock = slog.String("lock_name", l.name)
+	}
 	s.cfg.logger.Log(ctx, level, "sweeper: could not release the sweep lock; closed its connection, which releases it",
-		"lock", l.String(), "err", err)
+		lock, "err", err)
 }
 
 // rawConn is what database/sql's *sql.Conn offers to reach the driver's

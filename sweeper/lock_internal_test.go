@@ -1,6 +1,10 @@
 package sweeper
 
-import "testing"
+import (
+	"math"
+	"strings"
+	"testing"
+)
 
 func TestDerivedLockKey(t *testing.T) {
 	t.Parallel()
@@ -20,5 +24,19 @@ func TestDerivedLockKey(t *testing.T) {
 		if other == key {
 			t.Errorf("%s derives the same key: their sweeps would skip each other", name)
 		}
+	}
+}
+
+// MySQL refuses lock names longer than 64 characters.
+func TestLockName(t *testing.T) {
+	t.Parallel()
+	for _, key := range []int64{1, -1, math.MinInt64, math.MaxInt64, deriveLockKey("db", DefaultTables())} {
+		name := lockName(key)
+		if len(name) > 64 || len(name) != len(lockNamePrefix)+16 || !strings.HasPrefix(name, lockNamePrefix) {
+			t.Errorf("lockName(%d) = %q: want the prefix and 16 hex digits, at most 64 characters", key, name)
+		}
+	}
+	if lockName(1) == lockName(2) || lockName(-1) == lockName(1) {
+		t.Error("two keys share a lock name")
 	}
 }

@@ -27,7 +27,7 @@ func TestSweepOnSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pars, err := repo.NewGormPARStore(db, &repo.Config{Now: clock.Now})
+	pars, err := repo.NewGormPARStore(db, &repo.Config{Now: clock.Now, MaxPARTTL: 3 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

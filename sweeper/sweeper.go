@@ -103,8 +103,10 @@ func (s *Sweeper) Start(ctx context.Context) error {
 // the pass's Timeout), so that a stopping process leaves no statement cut
 // off on the server, and no batch starts after it. If ctx ends first, Stop
 // cancels that statement and returns ctx's error without waiting further
-// (on SQLite, a statement waiting for the write lock ignores the
-// cancellation and ends with the connection's busy_timeout).
+// (on MariaDB/MySQL the driver cancels by closing the connection, and the
+// server rolls the batch back when it notices; on SQLite, a statement
+// waiting for the write lock ignores the cancellation and ends with the
+// connection's busy_timeout).
 // It may be called any number of times, also before Start (the Sweeper
 // then never starts).
 func (s *Sweeper) Stop(ctx context.Context) error {
