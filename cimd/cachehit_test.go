@@ -161,15 +161,21 @@ func TestAStricterNodeRefusesWhatAnotherStored(t *testing.T) {
 }
 
 // versioned serves the valid document with client_name v1, v2, ... by the
-// order requests arrive in.
-func versioned(t *testing.T) http.HandlerFunc {
+// order requests arrive in, numbering each before g (if any) holds it.
+func versioned(t *testing.T, g *gate) http.HandlerFunc {
 	var n atomic.Int64
 	return func(w http.ResponseWriter, r *http.Request) {
 		doc := document(requestURL(r))
 		doc["client_name"] = "v" + string(rune('0'+n.Add(1)))
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Write(mustJSON(t, doc))
+		serve := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "max-age=3600")
+			w.Write(mustJSON(t, doc))
+		}
+		if g != nil {
+			serve = g.wrap(serve)
+		}
+		serve(w, r)
 	}
 }
 
@@ -193,7 +199,7 @@ func TestDeleteDuringAFetch(t *testing.T) {
 	forEachCache(t, func(t *testing.T, kind cacheKind) {
 		ctx := context.Background()
 		g := newGate(t)
-		host := newDocHost(t, g.wrap(versioned(t)))
+		host := newDocHost(t, versioned(t, g))
 		f := newFixture(t, kind, host, cimd.Config{})
 		id := host.clientID("/client.json")
 
@@ -236,7 +242,7 @@ func TestDeleteDuringTheOnlyFetchLeavesNothing(t *testing.T) {
 	forEachCache(t, func(t *testing.T, kind cacheKind) {
 		ctx := context.Background()
 		g := newGate(t)
-		host := newDocHost(t, g.wrap(versioned(t)))
+		host := newDocHost(t, versioned(t, g))
 		f := newFixture(t, kind, host, cimd.Config{})
 		id := host.clientID("/client.json")
 
@@ -264,7 +270,7 @@ func TestDeleteEvicts(t *testing.T) {
 	t.Parallel()
 	forEachCache(t, func(t *testing.T, kind cacheKind) {
 		ctx := context.Background()
-		host := newDocHost(t, versioned(t))
+		host := newDocHost(t, versioned(t, nil))
 		f := newFixture(t, kind, host, cimd.Config{})
 		id := host.clientID("/client.json")
 		if _, err := f.resolver.Resolve(ctx, id); err != nil {

@@ -90,18 +90,18 @@ func mustBeBusy(t *testing.T, r *cimd.Resolver, s *slowFetch, id string) {
 // flight joins it. Once they end, fetches work again.
 func TestMaxConcurrentFetches(t *testing.T) {
 	t.Parallel()
-	const cap = 4
+	const limit = 4
 	s := newSlowFetch(t)
-	r := newLimitedResolver(t, s, cap, cap)
+	r := newLimitedResolver(t, s, limit, limit)
 	id := func(i int) string { return fmt.Sprintf("https://h%d.example/client.json", i) }
 
 	ctx, giveUp := context.WithCancel(context.Background())
 	var waiting []<-chan error
-	for i := range cap {
+	for i := range limit {
 		waiting = append(waiting, start(ctx, r, id(i)))
 	}
-	waitFor(t, "the fetches to start", func() bool { return s.entered.Load() == cap })
-	mustBeBusy(t, r, s, id(cap))
+	waitFor(t, "the fetches to start", func() bool { return s.entered.Load() == limit })
+	mustBeBusy(t, r, s, id(limit))
 
 	joinCtx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -115,12 +115,12 @@ func TestMaxConcurrentFetches(t *testing.T) {
 			t.Fatalf("a caller that gave up got %v", err)
 		}
 	}
-	mustBeBusy(t, r, s, id(cap)) // the fetches run on without their callers
+	mustBeBusy(t, r, s, id(limit)) // the fetches run on without their callers
 
 	s.open()
 	waitFor(t, "the fetches to end", func() bool { return s.running.Load() == 0 })
-	for i := range cap + 1 {
-		if _, err := r.Resolve(context.Background(), id(cap+i)); err != nil {
+	for i := range limit + 1 {
+		if _, err := r.Resolve(context.Background(), id(limit+i)); err != nil {
 			t.Errorf("Resolve after the fetches ended: %v", err)
 		}
 	}
