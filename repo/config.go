@@ -22,6 +22,15 @@ type Config struct {
 	// short lifetime, and a request_uri lives only until the client
 	// redirects the user. Default (zero): DefaultMaxPARTTL.
 	MaxPARTTL time.Duration
+	// CIMDGetFromReplicas lets the CIMD cache's Get read a replica when
+	// the *gorm.DB routes reads with gorm.io/plugin/dbresolver. It is an
+	// opt-in: for as long as a replica lags, a document another node just
+	// Put may be missed there (and fetched again), and one it Deleted (a
+	// compromised document's eviction) may still be served. Default
+	// (false): every read of every store runs on the primary. PAR reads
+	// always do, whatever this says: a request_uri pushed on one node must
+	// resolve on every other at once.
+	CIMDGetFromReplicas bool
 }
 
 // DefaultMaxPARTTL is Config.MaxPARTTL's default.
@@ -29,9 +38,10 @@ const DefaultMaxPARTTL = 10 * time.Minute
 
 // settings are a Config with its defaults filled in.
 type settings struct {
-	now       func() time.Time
-	limits    changesets.Limits
-	maxPARTTL time.Duration
+	now          func() time.Time
+	limits       changesets.Limits
+	maxPARTTL    time.Duration
+	cimdReplicas bool
 }
 
 func (c *Config) settings() settings {
@@ -46,6 +56,7 @@ func (c *Config) settings() settings {
 	if c.MaxPARTTL > 0 {
 		s.maxPARTTL = c.MaxPARTTL
 	}
+	s.cimdReplicas = c.CIMDGetFromReplicas
 	return s
 }
 

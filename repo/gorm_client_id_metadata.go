@@ -43,7 +43,11 @@ func (c *GormClientIDMetadataCache) Get(ctx context.Context, url string) (map[st
 	if !changesets.ValidKey(url) {
 		return nil, false, nil
 	}
-	return readDocument(ctx, c.db.gorm, c.stmt.get, &args{argKey: url, argNow: c.db.time(c.now())}, "cimd get", "url")
+	db := c.db.primary
+	if c.cimdReplicas {
+		db = c.db.gorm
+	}
+	return readDocument(ctx, db, c.stmt.get, &args{argKey: url, argNow: c.db.time(c.now())}, "cimd get", "url")
 }
 
 // Put implements ClientIDMetadataCache. The upsert replaces the document
@@ -59,7 +63,7 @@ func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadat
 	if err != nil {
 		return fmt.Errorf("gormstore: cimd put: %w", err)
 	}
-	_, err = exec(ctx, c.db.gorm, c.stmt.put, &args{
+	_, err = exec(ctx, c.db.primary, c.stmt.put, &args{
 		argKey: row.URL, argDoc: string(row.Metadata), argExpiresAt: c.db.time(row.ExpiresAt), argInsertedAt: c.db.time(row.InsertedAt),
 	}, "cimd put", "url")
 	return err
@@ -73,7 +77,7 @@ func (c *GormClientIDMetadataCache) Delete(ctx context.Context, url string) erro
 	if !changesets.ValidKey(url) {
 		return nil
 	}
-	_, err := exec(ctx, c.db.gorm, c.stmt.del, &args{argKey: url}, "cimd delete", "url")
+	_, err := exec(ctx, c.db.primary, c.stmt.del, &args{argKey: url}, "cimd delete", "url")
 	return err
 }
 
@@ -82,6 +86,6 @@ func (c *GormClientIDMetadataCache) DeleteAll(ctx context.Context) error {
 	if c == nil || c.db.gorm == nil {
 		return ErrNoDB
 	}
-	_, err := exec(ctx, c.db.gorm, c.stmt.delAll, &args{}, "cimd delete all", "url")
+	_, err := exec(ctx, c.db.primary, c.stmt.delAll, &args{}, "cimd delete all", "url")
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/plugin/dbresolver"
 
 	"github.com/attesto/gormstore/internal/dialect"
 )
@@ -19,9 +20,14 @@ import (
 // one statement, so GORM's default transaction around writes would only
 // add BEGIN and COMMIT round trips; a caller's transaction, if db is one,
 // is kept.
+//
+// primary is the session for reads that must see every acknowledged
+// write: under gorm.io/plugin/dbresolver, which sends a raw SELECT to a
+// replica, it carries dbresolver.Write. Without dbresolver it is gorm.
 type storeDB struct {
-	gorm *gorm.DB
-	kind dialect.Kind
+	gorm    *gorm.DB
+	primary *gorm.DB
+	kind    dialect.Kind
 }
 
 // session derives the store's session from db, or fails on a database the
@@ -35,8 +41,19 @@ func session(db *gorm.DB) (storeDB, error) {
 		}
 		return storeDB{}, fmt.Errorf("%w: %q", ErrUnsupportedDialect, name)
 	}
-	return storeDB{gorm: db.Session(&gorm.Session{NewDB: true, SkipDefaultTransaction: true}), kind: kind}, nil
+	s := storeDB{gorm: db.Session(&gorm.Session{NewDB: true, SkipDefaultTransaction: true}), kind: kind}
+	s.primary = s.gorm
+	if db.Callback().Query().Get(dbresolverCallback) != nil {
+		// A session carrying dbresolver's own write mark; every statement
+		// derived from it copies the mark.
+		s.primary = s.gorm.Clauses(dbresolver.Write).Session(&gorm.Session{})
+	}
+	return s, nil
 }
+
+// dbresolverCallback is the name under which gorm.io/plugin/dbresolver
+// registers its routing on GORM's callback chains.
+const dbresolverCallback = "gorm:db_resolver"
 
 // time is t as the session's database compares it.
 func (s storeDB) time(t time.Time) any {
