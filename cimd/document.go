@@ -7,15 +7,13 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/attesto/gormstore/internal/jsondoc"
 )
 
 // MaxDocumentDepth is the deepest nesting of objects and arrays a fetched
 // document may have, the top-level object counting as 1: the bound the
 // stores' decoder reads back (a store may refuse far less; repo's default
 // is 32). Deeper is ErrInvalidDocument, found without recursing further.
-const MaxDocumentDepth = jsondoc.MaxDepth
+const MaxDocumentDepth = 512
 
 // decodeDocument parses a fetched body as one JSON object. Numbers stay
 // exact as json.Number, as the cache gives them back. It is stricter than

@@ -7,7 +7,16 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/attesto/gormstore/internal/jsondoc"
 )
+
+// A document the resolver accepts, the stores' decoder reads back.
+func TestMaxDocumentDepthIsTheStoresDecoders(t *testing.T) {
+	if MaxDocumentDepth != jsondoc.MaxDepth {
+		t.Errorf("MaxDocumentDepth = %d, jsondoc.MaxDepth = %d", MaxDocumentDepth, jsondoc.MaxDepth)
+	}
+}
 
 // nested is a document of depth levels: an object holding depth-1 arrays.
 func nested(depth int) string {
