@@ -5,11 +5,14 @@
 #
 # It measures the GORM stores against the same SQL sent by hand over pgxpool
 # and against scs's postgresstore, at three table sizes, under concurrency,
-# and during a sweep of 1 million expired rows, then writes to OUTDIR
-# (default bench/results):
+# and during a sweep of 1 million expired rows; on MariaDB, against the same
+# SQL sent by hand over go-sql-driver/mysql; and on both, against the
+# stores' previous internal call path. It writes to OUTDIR (default
+# bench/results):
 #
-#   machine.txt         nproc, CPU, Go, PostgreSQL and its settings
-#   ratio.txt           BenchmarkRatio, ROUNDS rounds: contenders racing call by call
+#   machine.txt         nproc, CPU, Go, PostgreSQL, MariaDB and their settings
+#   ratio.txt           BenchmarkRatio and BenchmarkRatioMariaDB, ROUNDS rounds:
+#                       contenders racing call by call
 #   ops.txt             BenchmarkCIMDGet/CIMDPut/PARPut/PARFetch/PARTake/Codec, ROUNDS rounds
 #   mix.txt             BenchmarkMix, ROUNDS rounds
 #   scale.txt           BenchmarkScale, -count=ROUNDS
@@ -21,11 +24,13 @@
 # The rounds of the quick benchmarks are interleaved (ratio, ops, mix, then
 # again), so that drift on a shared machine spreads over all of them.
 # Environment: TEST_DATABASE_URL (default
-# postgres://postgres@127.0.0.1:5432/test?sslmode=disable), ROUNDS (5),
-# SWEEP_ROUNDS (3), BENCH_CPU_LATENCY (hold: keep idle CPUs polling during
-# the run, when root; keep: leave them). When no server answers at
-# TEST_DATABASE_URL, it starts one as the test command does
-# (scripts/test.sh). It takes about 11 minutes on 2 cores.
+# postgres://postgres@127.0.0.1:5432/test?sslmode=disable), TEST_MYSQL_URL
+# (default root@tcp(127.0.0.1:3306)/test?charset=utf8mb4&parseTime=True&loc=Local),
+# ROUNDS (5), SWEEP_ROUNDS (3), BENCH_CPU_LATENCY (hold: keep idle CPUs
+# polling during the run, when root; keep: leave them). When no server
+# answers at TEST_DATABASE_URL or TEST_MYSQL_URL, it starts them as the test
+# command does (scripts/test.sh with GORMSTORE_SERVERS_ONLY=1). It takes
+# about 14 minutes on 2 cores.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +38,7 @@ out=${1:-bench/results}
 rounds=${ROUNDS:-5}
 sweep_rounds=${SWEEP_ROUNDS:-3}
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+export TEST_MYSQL_URL="${TEST_MYSQL_URL:-root@tcp(127.0.0.1:3306)/test?charset=utf8mb4&parseTime=True&loc=Local}"
 
 say() { echo "bench.sh: $*" >&2; }
 die() {
@@ -45,13 +51,14 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# A server: the one at TEST_DATABASE_URL, or the one the test command starts
-# (it exits after starting the server if gofmt or vet fail; that is fine
-# here, and no test runs: -run '^$').
-go build -o "$tmp/pgready" ./internal/cmd/pgready
-if ! "$tmp/pgready" -wait 3s -create "$TEST_DATABASE_URL" 2>/dev/null; then
-	say "no PostgreSQL at TEST_DATABASE_URL; starting one with scripts/test.sh"
-	bash scripts/test.sh -run '^$' >&2 || true
+# The servers: the ones at TEST_DATABASE_URL and TEST_MYSQL_URL, or the ones
+# the test command starts (GORMSTORE_SERVERS_ONLY=1: it stops once both
+# answer, and runs no test).
+go build -o "$tmp/" ./internal/cmd/pgready ./internal/cmd/mysqlready
+if ! "$tmp/pgready" -wait 3s -create "$TEST_DATABASE_URL" 2>/dev/null ||
+	! "$tmp/mysqlready" -wait 3s -create "$TEST_MYSQL_URL" >/dev/null 2>&1; then
+	say "no PostgreSQL at TEST_DATABASE_URL or no MariaDB at TEST_MYSQL_URL; starting them with scripts/test.sh"
+	GORMSTORE_SERVERS_ONLY=1 bash scripts/test.sh >&2 || true
 	if ! "$tmp/pgready" -wait 30s -create "$TEST_DATABASE_URL"; then
 		alt="postgres://postgres@127.0.0.1:55432/test?sslmode=disable"
 		"$tmp/pgready" -wait 10s -create "$alt" || die "no PostgreSQL answers at $TEST_DATABASE_URL"
@@ -59,6 +66,8 @@ if ! "$tmp/pgready" -wait 3s -create "$TEST_DATABASE_URL" 2>/dev/null; then
 	fi
 fi
 say "PostgreSQL at $TEST_DATABASE_URL"
+my_version=$("$tmp/mysqlready" -wait 30s -create "$TEST_MYSQL_URL") || die "no MariaDB/MySQL answers at $TEST_MYSQL_URL"
+say "MariaDB/MySQL at $TEST_MYSQL_URL ($my_version)"
 
 if ! command -v benchstat >/dev/null; then
 	say "installing benchstat"
@@ -67,7 +76,7 @@ if ! command -v benchstat >/dev/null; then
 fi
 
 go build -o "$tmp/benchreport" ./bench/benchreport
-"$tmp/benchreport" -machine "$TEST_DATABASE_URL" >"$out/machine.txt"
+"$tmp/benchreport" -machine "$TEST_DATABASE_URL" "$TEST_MYSQL_URL" >"$out/machine.txt"
 
 # Idle CPUs poll instead of halting while the benchmarks run (see
 # BENCHMARKS.md): on a VM, waking a halted vCPU is a VM exit that adds tens
@@ -110,8 +119,8 @@ say "TestStatementsUseThePrimaryKey"
 : >"$out/ops.txt"
 : >"$out/mix.txt"
 for ((r = 1; r <= rounds; r++)); do
-	say "round $r of $rounds: BenchmarkRatio"
-	run -test.bench '^BenchmarkRatio$' -test.benchtime 2s >>"$out/ratio.txt"
+	say "round $r of $rounds: BenchmarkRatio, BenchmarkRatioMariaDB"
+	run -test.bench '^BenchmarkRatio(MariaDB)?$' -test.benchtime 2s >>"$out/ratio.txt"
 	say "round $r of $rounds: operation benchmarks"
 	run -test.bench '^Benchmark(CIMDGet|CIMDPut|PARPut|PARFetch|PARTake|Codec)$' -test.benchtime 0.5s -ops.rotate "$r" >>"$out/ops.txt"
 	say "round $r of $rounds: BenchmarkMix"

@@ -1,14 +1,15 @@
 // Command benchreport turns the raw output of scripts/bench.sh into the
-// tables of BENCHMARKS.md: the targets of issue 5 with the ratio measured
-// for each, and the figures behind them.
+// tables of BENCHMARKS.md: the targets of issues 5 and 11 with the ratio
+// measured for each, and the figures behind them.
 //
 // Usage:
 //
 //	go run ./bench/benchreport DIR > DIR/report.md
-//	go run ./bench/benchreport -machine DATABASE_URL > DIR/machine.txt
+//	go run ./bench/benchreport -machine DATABASE_URL [MYSQL_DSN] > DIR/machine.txt
 //	go run ./bench/benchreport -hold-cpu-latency
 //
-// The second form describes the machine and the PostgreSQL server. The
+// The second form describes the machine, the PostgreSQL server and, given
+// a go-sql-driver/mysql DSN, the MariaDB/MySQL server. The
 // third asks the kernel, through /dev/cpu_dma_latency (PM QoS; it needs
 // root), to keep idle CPUs polling instead of halting until it is
 // stopped: on a virtual machine every halt is a VM exit, and waking from
@@ -24,6 +25,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -36,6 +38,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/attesto/gormstore/sweeper"
@@ -143,15 +146,19 @@ func main() {
 		}
 		return
 	}
-	if len(os.Args) == 3 && os.Args[1] == "-machine" {
-		if err := machine(os.Args[2]); err != nil {
+	if (len(os.Args) == 3 || len(os.Args) == 4) && os.Args[1] == "-machine" {
+		var err error
+		if err = machine(os.Args[2]); err == nil && len(os.Args) == 4 {
+			err = machineMySQL(os.Args[3])
+		}
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
 			os.Exit(1)
 		}
 		return
 	}
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchreport DIR | benchreport -machine DATABASE_URL | benchreport -hold-cpu-latency")
+		fmt.Fprintln(os.Stderr, "usage: benchreport DIR | benchreport -machine DATABASE_URL [MYSQL_DSN] | benchreport -hold-cpu-latency")
 		os.Exit(2)
 	}
 	rp := &report{dir: os.Args[1], out: &strings.Builder{}}
@@ -179,6 +186,8 @@ func main() {
 	rp.targets()
 	rp.latency()
 	rp.allocations()
+	rp.publicVsInternal()
+	rp.mariaDB()
 	rp.scaleTable()
 	rp.mixTable()
 	rp.sweepTable()
@@ -229,13 +238,9 @@ func (rp *report) targets() {
 		seq, seqOK := rp.ops.roundRatio(seqName+"/impl=gormstore", seqName+"/impl="+base, "ns/op")
 		rp.target(what, raced, ok, seq, seqOK, limit)
 	}
-	row("CIMD Get, hit: gormstore / pgx", "cimd-get-hit", "BenchmarkCIMDGet/case=hit", "pgx", 1.15)
-	row("CIMD Get, miss: gormstore / pgx", "cimd-get-miss", "BenchmarkCIMDGet/case=miss", "pgx", 1.15)
-	row("PAR Fetch: gormstore / pgx", "par-fetch", "BenchmarkPARFetch", "pgx", 1.15)
-	row("PAR Take: gormstore / pgx", "par-take", "BenchmarkPARTake", "pgx", 1.15)
-	row("CIMD Put, insert: gormstore / pgx", "cimd-put-insert", "BenchmarkCIMDPut/case=insert", "pgx", 1.25)
-	row("CIMD Put, upsert: gormstore / pgx", "cimd-put-upsert", "BenchmarkCIMDPut/case=upsert", "pgx", 1.25)
-	row("PAR Put: gormstore / pgx", "par-put", "BenchmarkPARPut", "pgx", 1.25)
+	for _, op := range pgOps {
+		row(op.what+": gormstore / pgx", op.name, op.seq, "pgx", op.limit)
+	}
 	row("CIMD Get, hit: gormstore / scs Find", "cimd-get-hit", "BenchmarkCIMDGet/case=hit", "scs", 1.00)
 	row("CIMD Get, miss: gormstore / scs Find", "cimd-get-miss", "BenchmarkCIMDGet/case=miss", "scs", 1.00)
 	row("CIMD Put, insert: gormstore / scs Commit", "cimd-put-insert", "BenchmarkCIMDPut/case=insert", "scs", 1.00)
@@ -262,8 +267,35 @@ func (rp *report) targets() {
 	rp.printf("| EXPLAIN of every statement uses the primary key (TestStatementsUseThePrimaryKey) | %d plans checked | | all | %s |\n\n", len(rp.explainLines), explain)
 }
 
+// Issue 11's limits: a read at most 1.20 times the statement by hand, a
+// write at most 1.25 times.
+const (
+	readLimit  = 1.20
+	writeLimit = 1.25
+)
+
+// op is one operation of BenchmarkRatio (and BenchmarkRatioMariaDB), with
+// its per-implementation benchmark on PostgreSQL.
+type op struct {
+	name, what, seq string
+	limit           float64
+}
+
+var pgOps = []op{
+	{"cimd-get-hit", "CIMD Get, hit", "BenchmarkCIMDGet/case=hit", readLimit},
+	{"cimd-get-miss", "CIMD Get, miss", "BenchmarkCIMDGet/case=miss", readLimit},
+	{"par-fetch", "PAR Fetch", "BenchmarkPARFetch", readLimit},
+	{"par-take", "PAR Take", "BenchmarkPARTake", readLimit},
+	{"cimd-put-insert", "CIMD Put, insert", "BenchmarkCIMDPut/case=insert", writeLimit},
+	{"cimd-put-upsert", "CIMD Put, upsert", "BenchmarkCIMDPut/case=upsert", writeLimit},
+	{"par-put", "PAR Put", "BenchmarkPARPut", writeLimit},
+}
+
+var mariaDBOps = append(slices.Clone(pgOps),
+	op{"par-take-two-step", "PAR Take in two steps (DisableWithReturning)", "", readLimit})
+
 // contenders in the order the tables show them.
-var contenders = []string{"gormstore", "pgx", "pgx-raw", "database-sql", "scs", "gorm-chain"}
+var contenders = []string{"gormstore", "pgx", "pgx-raw", "database-sql", "internal-path", "scs", "gorm-chain"}
 
 func (rp *report) latency() {
 	rp.printf("### Latency per operation (BenchmarkRatio)\n\n")
@@ -302,8 +334,8 @@ func (rp *report) latency() {
 
 func (rp *report) allocations() {
 	rp.printf("### Allocations per operation (BenchmarkCIMDGet, BenchmarkCIMDPut, BenchmarkPAR*)\n\n")
-	rp.printf("allocs/op and B/op, from `b.ReportAllocs()`; gorm-chain is the library before this change.\n\n")
-	impls := []string{"gormstore", "pgx", "database-sql", "scs", "gorm-chain"}
+	rp.printf("allocs/op and B/op, from `b.ReportAllocs()`; internal-path is the stores' previous call path (a measurement baseline, see below), gorm-chain the library before it was tuned.\n\n")
+	impls := []string{"gormstore", "pgx", "database-sql", "internal-path", "scs", "gorm-chain"}
 	rp.printf("| benchmark | %s |\n| --- |%s\n", strings.Join(impls, " | "), strings.Repeat(" --- |", len(impls)))
 	for _, base := range []string{"BenchmarkCIMDGet/case=hit", "BenchmarkCIMDGet/case=miss", "BenchmarkCIMDPut/case=insert", "BenchmarkCIMDPut/case=upsert", "BenchmarkPARPut", "BenchmarkPARFetch", "BenchmarkPARTake"} {
 		row := []string{strings.TrimPrefix(base, "Benchmark")}
@@ -333,6 +365,113 @@ func (rp *report) allocations() {
 	if ok1 && ok2 {
 		rp.printf("A CIMD Put's CPU before its statement (web-app.json): the changeset's Cast (validation and encoding) %s, of which json.Marshal %s.\n\n", dur(ct.med), dur(mt.med))
 	}
+}
+
+// unitRatio is the median over rounds of one benchmark's metric a over
+// its metric b, each round's a over the same round's b.
+func (r results) unitRatio(name, a, b string) (stat, bool) {
+	va, vb := r[name][a], r[name][b]
+	if len(va) == 0 || len(va) != len(vb) {
+		return stat{}, false
+	}
+	rs := results{"x": {"r": nil}}
+	for k := range va {
+		rs["x"]["r"] = append(rs["x"]["r"], va[k]/vb[k])
+	}
+	return rs.get("x", "r")
+}
+
+// unitDiff is the median over rounds of a minus b.
+func (r results) unitDiff(name, a, b string) (stat, bool) {
+	va, vb := r[name][a], r[name][b]
+	if len(va) == 0 || len(va) != len(vb) {
+		return stat{}, false
+	}
+	rs := results{"x": {"r": nil}}
+	for k := range va {
+		rs["x"]["r"] = append(rs["x"]["r"], va[k]-vb[k])
+	}
+	return rs.get("x", "r")
+}
+
+// signedDur formats a difference of nanoseconds with its sign.
+func signedDur(ns float64) string {
+	if ns < 0 {
+		return "−" + dur(-ns)
+	}
+	return "+" + dur(ns)
+}
+
+// publicVsInternal is what the stores' call path through GORM's exported
+// API (Raw(...).Rows(), Exec) costs against the internal path it replaced.
+func (rp *report) publicVsInternal() {
+	rp.printf("### The public call path against the previous internal path (PostgreSQL)\n\n")
+	rp.printf("`gormstore` runs each statement through GORM's exported API: `db.WithContext(ctx).Raw(text, args...).Rows()` for reads, `db.WithContext(ctx).Exec(text, args...)` for writes. ")
+	rp.printf("`internal-path` is the stores' call path before that change (commit 7dfbb3f), kept in `bench/internalpath_test.go` as a measurement baseline only: it writes `Statement.SQL`, `Vars` and `Context` by hand and runs `Callback().Row()` / `Callback().Raw()` itself. ")
+	rp.printf("Both send the same statement text with the same arguments, validation and decoding. ")
+	rp.printf("*Raced*: p50s and their ratio from `BenchmarkRatio` (median over rounds [smallest–largest]); *sequential*: ns/op ratio of the per-implementation benchmarks; allocations from those.\n\n")
+	rp.printf("| operation | p50 gormstore | p50 internal-path | gormstore / internal-path, raced | p50 difference | sequential | allocs/op internal-path → gormstore | B/op internal-path → gormstore |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, op := range pgOps {
+		name := "BenchmarkRatio/op=" + op.name
+		g, ok1 := rp.ratio.get(name, "gormstore-p50-ns")
+		i, ok2 := rp.ratio.get(name, "internal-path-p50-ns")
+		if !ok1 || !ok2 {
+			continue
+		}
+		diff, _ := rp.ratio.unitDiff(name, "gormstore-p50-ns", "internal-path-p50-ns")
+		seq, seqOK := rp.ops.roundRatio(op.seq+"/impl=gormstore", op.seq+"/impl=internal-path", "ns/op")
+		seqCell := ""
+		if seqOK {
+			seqCell = ratio(seq, true)
+		}
+		allocs, bytes := "", ""
+		ga, ok3 := rp.ops.get(op.seq+"/impl=gormstore", "allocs/op")
+		ia, ok4 := rp.ops.get(op.seq+"/impl=internal-path", "allocs/op")
+		if ok3 && ok4 {
+			allocs = fmt.Sprintf("%.0f → %.0f (%+.0f)", ia.med, ga.med, ga.med-ia.med)
+		}
+		gb, ok5 := rp.ops.get(op.seq+"/impl=gormstore", "B/op")
+		ib, ok6 := rp.ops.get(op.seq+"/impl=internal-path", "B/op")
+		if ok5 && ok6 {
+			bytes = fmt.Sprintf("%.0f → %.0f (%+.0f)", ib.med, gb.med, gb.med-ib.med)
+		}
+		rp.printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", op.what, dur(g.med), dur(i.med),
+			ratio(rp.ratio.unitRatio(name, "gormstore-p50-ns", "internal-path-p50-ns")), signedDur(diff.med), seqCell, allocs, bytes)
+	}
+	rp.printf("\n")
+}
+
+// mariaDB is BenchmarkRatioMariaDB's table.
+func (rp *report) mariaDB() {
+	rp.printf("### MariaDB (BenchmarkRatioMariaDB)\n\n")
+	rp.printf("The stores on `gorm.io/driver/mysql` (opened with `mysql.Open(dsn)`, the DSN as GORM's documentation writes it), against the same statement sent by hand over go-sql-driver/mysql (`go-sql-driver`: database/sql on a pool of its own, opened from the same DSN, with the same arguments and decoding), and against the previous internal call path on the stores' GORM (`internal-path`; 7dfbb3f refused MariaDB, so this is its mechanics with the statements the stores now send). ")
+	rp.printf("Pools of 16 connections; the contenders take turns call by call, each on rows of its own. ")
+	rp.printf("`par-take-two-step` is `Take` on a server without `DELETE ... RETURNING` (the PAR store on a GORM opened with `DisableWithReturning`: a `SELECT`, then the `DELETE` whose affected-row count decides) against the same two statements by hand. ")
+	rp.printf("Issue 11 sets no limit on MariaDB; the last column compares with PostgreSQL's. Median over rounds [smallest–largest].\n\n")
+	rp.printf("| operation | p50 gormstore | p50 go-sql-driver | p50 internal-path | gormstore / go-sql-driver | gormstore / internal-path | within PostgreSQL's limit? |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, op := range mariaDBOps {
+		name := "BenchmarkRatioMariaDB/op=" + op.name
+		g, ok := rp.ratio.get(name, "gormstore-p50-ns")
+		if !ok {
+			continue
+		}
+		h, _ := rp.ratio.get(name, "go-sql-driver-p50-ns")
+		internal, internalRatio := "", ""
+		if i, ok := rp.ratio.get(name, "internal-path-p50-ns"); ok {
+			internal = dur(i.med)
+			internalRatio = ratio(rp.ratio.unitRatio(name, "gormstore-p50-ns", "internal-path-p50-ns"))
+		}
+		r, rOK := rp.ratio.get(name, "gormstore/go-sql-driver")
+		within := "n/a"
+		if rOK {
+			within = fmt.Sprintf("yes (≤ %.2f)", op.limit)
+			if r.med > op.limit {
+				within = fmt.Sprintf("no (> %.2f)", op.limit)
+			}
+		}
+		rp.printf("| %s | %s | %s | %s | %s | %s | %s |\n", op.what, dur(g.med), dur(h.med), internal, ratio(r, rOK), internalRatio, within)
+	}
+	rp.printf("\n")
 }
 
 func (rp *report) scaleTable() {
@@ -472,6 +611,43 @@ func machine(url string) error {
 	}
 	return rows.Err()
 }
+
+// machineMySQL prints the MariaDB/MySQL server's version and settings.
+func machineMySQL(dsn string) error {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return err
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	var version string
+	if err := db.QueryRow(mysqlVersionSQL).Scan(&version); err != nil {
+		return err
+	}
+	fmt.Printf("mariadb: %s\n", version)
+	rows, err := db.Query(mysqlSettingsSQL)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, setting string
+		if err := rows.Scan(&name, &setting); err != nil {
+			return err
+		}
+		fmt.Printf("mariadb %s: %s\n", name, setting)
+	}
+	return rows.Err()
+}
+
+const (
+	mysqlVersionSQL  = `SELECT VERSION()`
+	mysqlSettingsSQL = `SHOW GLOBAL VARIABLES WHERE Variable_name IN ('innodb_buffer_pool_size', 'innodb_flush_log_at_trx_commit', 'sync_binlog', 'log_bin', 'max_connections', 'transaction_isolation', 'tx_isolation')`
+)
 
 const serverSettingsSQL = `SELECT name, current_setting(name) FROM pg_settings
 WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'max_connections', 'work_mem', 'max_wal_size', 'plan_cache_mode')
