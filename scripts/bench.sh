@@ -119,8 +119,14 @@ say "TestStatementsUseThePrimaryKey"
 : >"$out/ops.txt"
 : >"$out/mix.txt"
 for ((r = 1; r <= rounds; r++)); do
-	say "round $r of $rounds: BenchmarkRatio, BenchmarkRatioMariaDB"
-	run -test.bench '^BenchmarkRatio(MariaDB)?$' -test.benchtime 2s >>"$out/ratio.txt"
+	say "round $r of $rounds: BenchmarkRatio"
+	run -test.bench '^BenchmarkRatio$' -test.benchtime 2s >>"$out/ratio.txt"
+	# A MariaDB round that fails (the server restarted under it, on a shared
+	# machine) is reported and leaves the other rounds standing: the report
+	# gives each MariaDB figure's number of rounds.
+	say "round $r of $rounds: BenchmarkRatioMariaDB"
+	run -test.bench '^BenchmarkRatioMariaDB$' -test.benchtime 2s >>"$out/ratio.txt" ||
+		say "round $r: BenchmarkRatioMariaDB FAILED (see $out/ratio.txt)"
 	say "round $r of $rounds: operation benchmarks"
 	run -test.bench '^Benchmark(CIMDGet|CIMDPut|PARPut|PARFetch|PARTake|Codec)$' -test.benchtime 0.5s -ops.rotate "$r" >>"$out/ops.txt"
 	say "round $r of $rounds: BenchmarkMix"

@@ -448,7 +448,7 @@ func (rp *report) mariaDB() {
 	rp.printf("Pools of 16 connections; the contenders take turns call by call, each on rows of its own. ")
 	rp.printf("`par-take-two-step` is `Take` on a server without `DELETE ... RETURNING` (the PAR store on a GORM opened with `DisableWithReturning`: a `SELECT`, then the `DELETE` whose affected-row count decides) against the same two statements by hand. ")
 	rp.printf("Issue 11 sets no limit on MariaDB; the last column compares with PostgreSQL's. Median over rounds [smallest–largest].\n\n")
-	rp.printf("| operation | p50 gormstore | p50 go-sql-driver | p50 internal-path | gormstore / go-sql-driver | gormstore / internal-path | within PostgreSQL's limit? |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	rp.printf("| operation | p50 gormstore | p50 go-sql-driver | p50 internal-path | gormstore / go-sql-driver | gormstore / internal-path | within PostgreSQL's limit? | rounds |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, op := range mariaDBOps {
 		name := "BenchmarkRatioMariaDB/op=" + op.name
 		g, ok := rp.ratio.get(name, "gormstore-p50-ns")
@@ -469,7 +469,7 @@ func (rp *report) mariaDB() {
 				within = fmt.Sprintf("no (> %.2f)", op.limit)
 			}
 		}
-		rp.printf("| %s | %s | %s | %s | %s | %s | %s |\n", op.what, dur(g.med), dur(h.med), internal, ratio(r, rOK), internalRatio, within)
+		rp.printf("| %s | %s | %s | %s | %s | %s | %s | %d |\n", op.what, dur(g.med), dur(h.med), internal, ratio(r, rOK), internalRatio, within, g.n)
 	}
 	rp.printf("\n")
 }
