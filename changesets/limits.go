@@ -1,5 +1,7 @@
 package changesets
 
+import "github.com/attesto/gormstore/internal/jsondoc"
+
 // MaxKeyBytes is the longest url or request_uri accepted, in bytes.
 const MaxKeyBytes = 2048
 
@@ -23,7 +25,9 @@ type Limits struct {
 	// Default: DefaultMaxDocumentBytes.
 	MaxDocumentBytes int
 	// MaxDepth is the deepest nesting of objects and arrays, the top-level
-	// object counting as 1. Default: DefaultMaxDepth.
+	// object counting as 1. Default: DefaultMaxDepth. At most 512: the
+	// stores refuse to read back anything deeper (a parser's recursion is
+	// what a hostile document would attack), so a larger value means 512.
 	MaxDepth int
 }
 
@@ -34,5 +38,6 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}
+	l.MaxDepth = min(l.MaxDepth, jsondoc.MaxDepth)
 	return l
 }

@@ -110,6 +110,8 @@ func TestCastDocumentDepth(t *testing.T) {
 		{"zero limits, one over the default", changesets.Limits{}, def + 1, tooDeep(def)},
 		{"explicit default, one over", changesets.Limits{MaxDepth: def}, def + 1, tooDeep(def)},
 		{"negative limit means the default", changesets.Limits{MaxDepth: -5}, def + 1, tooDeep(def)},
+		{"a limit above 512 means 512, the deepest the stores read back", changesets.Limits{MaxDepth: 100000}, 513, tooDeep(512)},
+		{"a limit above 512: 512 levels still fit", changesets.Limits{MaxDepth: 100000}, 512, ""},
 		{"zero depth with a size limit set means the default", changesets.Limits{MaxDocumentBytes: 1 << 20}, def + 1, tooDeep(def)},
 		{"far too deep", changesets.Limits{}, 500, tooDeep(def)},
 	}
