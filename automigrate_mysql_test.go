@@ -3,12 +3,13 @@ package gormstore_test
 import (
 	"context"
 	"fmt"
-	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 
 	"github.com/attesto/gormstore"
@@ -62,18 +63,42 @@ var mysqlStoresSchema = []string{
 	"attesto_pushed_authorization_requests.params longtext null=NO collation=utf8mb4_bin",
 	"attesto_pushed_authorization_requests.expires_at datetime(6) null=NO collation=-",
 	"attesto_pushed_authorization_requests.inserted_at datetime(6) null=NO collation=-",
+	"dpop_replays.jti varbinary(2048) null=NO collation=-",
+	"dpop_replays.expires_at datetime(6) null=NO collation=-",
 	"attesto_client_id_metadata index PRIMARY (url)",
 	"attesto_client_id_metadata index attesto_client_id_metadata_expires_at_index (expires_at)",
 	"attesto_pushed_authorization_requests index PRIMARY (request_uri)",
 	"attesto_pushed_authorization_requests index attesto_pushed_authorization_requests_expires_at_index (expires_at)",
+	"dpop_replays index PRIMARY (jti)",
+	"dpop_replays index dpop_replays_expires_at_index (expires_at)",
+}
+
+// openMySQLForMigrations opens a pool on database that allows several
+// statements in one Exec, as golang-migrate's MySQL driver requires of
+// its connection: a migration file runs in one Exec.
+func openMySQLForMigrations(t testing.TB, database string) *gorm.DB {
+	t.Helper()
+	cfg := testdb.MySQLConfig(t, database)
+	cfg.MultiStatements = true
+	return testdb.OpenMySQLWith(t, mysql.Config{DSNConfig: cfg}, 1)
+}
+
+// createTableOf matches the CREATE TABLE of table.
+func createTableOf(table string) *regexp.Regexp {
+	return regexp.MustCompile("(?is)^CREATE\\s+TABLE\\s+(IF\\s+NOT\\s+EXISTS\\s+)?`?" + regexp.QuoteMeta(table) + "`?\\s")
+}
+
+// createIndexOf matches the CREATE INDEX of index.
+func createIndexOf(index string) *regexp.Regexp {
+	return regexp.MustCompile("(?is)^CREATE\\s+INDEX\\s+`?" + regexp.QuoteMeta(index) + "`?\\s")
 }
 
 func TestAutoMigrateOnMariaDB(t *testing.T) {
 	t.Parallel()
 	db := testdb.OpenMySQL(t, testdb.MySQLDatabase(t), 2)
 	first := recordedAutoMigrate(t, db)
-	if n := len(matching(createTable, first)); n != 2 {
-		t.Fatalf("the first run created %d tables, want 2; it ran:\n%q", n, first)
+	if n := len(matching(createTable, first)); n != 3 {
+		t.Fatalf("the first run created %d tables, want 3; it ran:\n%q", n, first)
 	}
 	if got := mysqlSchema(t, db); !slices.Equal(got, mysqlStoresSchema) {
 		t.Errorf("schema:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(mysqlStoresSchema, "\n"))
@@ -82,14 +107,24 @@ func TestAutoMigrateOnMariaDB(t *testing.T) {
 		t.Errorf("the second run issued DDL:\n%q", got)
 	}
 
-	// An index dropped by hand comes back; the table is not recreated.
-	testdb.MustExec(t, db, "DROP INDEX attesto_pushed_authorization_requests_expires_at_index ON "+models.PushedAuthorizationRequestTable)
-	again := recordedAutoMigrate(t, db)
-	if got := matching(ddl, again); len(got) != 1 || createTable.MatchString(got[0]) {
-		t.Errorf("after dropping an index, AutoMigrate ran %q; want one CREATE INDEX", got)
-	}
-	if got := mysqlSchema(t, db); !slices.Equal(got, mysqlStoresSchema) {
-		t.Errorf("schema after recreating the index:\n%s", strings.Join(got, "\n"))
+	// What is dropped by hand comes back, and nothing else is touched.
+	for _, drop := range []struct {
+		stmt string
+		want *regexp.Regexp // the one DDL statement AutoMigrate must run
+	}{
+		{"DROP INDEX attesto_pushed_authorization_requests_expires_at_index ON " + models.PushedAuthorizationRequestTable,
+			createIndexOf("attesto_pushed_authorization_requests_expires_at_index")},
+		{"DROP INDEX dpop_replays_expires_at_index ON " + models.ReplayTable, createIndexOf("dpop_replays_expires_at_index")},
+		{"DROP TABLE " + models.ReplayTable, createTableOf(models.ReplayTable)},
+	} {
+		testdb.MustExec(t, db, drop.stmt)
+		again := recordedAutoMigrate(t, db)
+		if got := matching(ddl, again); len(got) != 1 || !drop.want.MatchString(got[0]) {
+			t.Errorf("after %s, AutoMigrate ran %q; want one statement matching %s", drop.stmt, got, drop.want)
+		}
+		if got := mysqlSchema(t, db); !slices.Equal(got, mysqlStoresSchema) {
+			t.Errorf("schema after %s and AutoMigrate:\n%s", drop.stmt, strings.Join(got, "\n"))
+		}
 	}
 
 	// The named lock is released for the next node.
@@ -128,8 +163,8 @@ func TestAutoMigrateOnMariaDBConcurrentNodes(t *testing.T) {
 		}
 		created += len(matching(createTable, stmts))
 	}
-	if created != 2 {
-		t.Errorf("%d CREATE TABLE statements across %d nodes, want 2", created, nodes)
+	if created != 3 {
+		t.Errorf("%d CREATE TABLE statements across %d nodes, want 3", created, nodes)
 	}
 	if got := mysqlSchema(t, pools[0]); !slices.Equal(got, mysqlStoresSchema) {
 		t.Errorf("schema:\n%s", strings.Join(got, "\n"))
@@ -152,29 +187,88 @@ func TestAutoMigrateOnMariaDBRefusesATransaction(t *testing.T) {
 	}
 }
 
-// The MySQL migration file creates what AutoMigrate creates.
+// The MySQL migration files create what AutoMigrate creates: after all
+// of them AutoMigrate has nothing to do, and after the first it creates
+// the replay table alone.
 func TestMySQLMigrationsMatchAutoMigrate(t *testing.T) {
 	t.Parallel()
-	up, err := fs.ReadFile(gormstore.MySQLMigrations, "000001_attesto_stores.up.sql")
-	if err != nil {
-		t.Fatal(err)
+	fsys := gormstore.MySQLMigrations
+	tests := []struct {
+		name string
+		up   func(testing.TB, *gorm.DB)
+		// before is the schema the files create; created the tables
+		// AutoMigrate then creates, in order.
+		before, created []string
+	}{
+		{"every up file", func(t testing.TB, db *gorm.DB) { migrateUp(t, db, fsys) }, mysqlStoresSchema, nil},
+		{"the first up file", func(t testing.TB, db *gorm.DB) {
+			execMigration(t, db, fsys, versions[0].name+".up.sql")
+		}, onlyLines(mysqlStoresSchema, tablesUpTo(1)), []string{models.ReplayTable}},
 	}
-	db := testdb.OpenMySQL(t, testdb.MySQLDatabase(t), 1)
-	for _, stmt := range strings.Split(string(up), ";") {
-		var code []string
-		for _, line := range strings.Split(stmt, "\n") {
-			if !strings.HasPrefix(strings.TrimSpace(line), "--") {
-				code = append(code, line)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := testdb.MySQLDatabase(t)
+			db := testdb.OpenMySQL(t, name, 1)
+			tc.up(t, openMySQLForMigrations(t, name))
+			if got := mysqlSchema(t, db); !slices.Equal(got, tc.before) {
+				t.Errorf("schema from the up files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.before, "\n"))
 			}
-		}
-		if s := strings.TrimSpace(strings.Join(code, "\n")); s != "" {
-			testdb.MustExec(t, db, s)
-		}
+
+			got := matching(ddl, recordedAutoMigrate(t, db))
+
+			if len(got) != len(tc.created) {
+				t.Errorf("AutoMigrate after the up files ran %q; want a CREATE TABLE of each of %q", got, tc.created)
+			}
+			for i, table := range tc.created {
+				if i < len(got) && !createTableOf(table).MatchString(got[i]) {
+					t.Errorf("AutoMigrate's statement %d is %q, want the CREATE TABLE of %s", i, got[i], table)
+				}
+			}
+			if got := mysqlSchema(t, db); !slices.Equal(got, mysqlStoresSchema) {
+				t.Errorf("schema after AutoMigrate:\n%s", strings.Join(got, "\n"))
+			}
+		})
 	}
-	if got := mysqlSchema(t, db); !slices.Equal(got, mysqlStoresSchema) {
-		t.Errorf("schema from the up file:\n%s", strings.Join(got, "\n"))
+}
+
+// MySQL's migrations, applied and reverted one at a time, create and drop
+// exactly each version's tables; the down migrations do the same to
+// AutoMigrate's tables, and may run again.
+func TestMySQLMigrationsStepByStep(t *testing.T) {
+	t.Parallel()
+	fsys := gormstore.MySQLMigrations
+	tests := []struct {
+		name string
+		run  func(t testing.TB, db, migrator *gorm.DB, check func(file string, tables []string))
+	}{
+		{"up and down", func(t testing.TB, _, migrator *gorm.DB, check func(string, []string)) {
+			migrateStepByStep(t, migrator, fsys, check)
+		}},
+		{"down after AutoMigrate", func(t testing.TB, db, migrator *gorm.DB, check func(string, []string)) {
+			autoMigrate(t, db)
+			migrateDownStepByStep(t, migrator, fsys, check)
+		}},
 	}
-	if got := matching(ddl, recordedAutoMigrate(t, db)); len(got) != 0 {
-		t.Errorf("AutoMigrate after the up file issued DDL:\n%q", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			name := testdb.MySQLDatabase(t)
+			db, migrator := testdb.OpenMySQL(t, name, 1), openMySQLForMigrations(t, name)
+			steps := 0
+			tc.run(t, db, migrator, func(file string, tables []string) {
+				steps++
+				if got, want := mysqlSchema(t, db), onlyLines(mysqlStoresSchema, tables); !slices.Equal(got, want) {
+					t.Errorf("after %s the schema is:\n%s\nwant:\n%s", file, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			})
+			if steps == 0 {
+				t.Fatal("no migration ran")
+			}
+			if got := mysqlSchema(t, db); len(got) != 0 {
+				t.Errorf("after the down migrations the database holds:\n%s", strings.Join(got, "\n"))
+			}
+			migrateDown(t, migrator, fsys)
+		})
 	}
 }

@@ -3,7 +3,6 @@ package gormstore_test
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,13 +16,17 @@ import (
 	"github.com/attesto/gormstore/models"
 )
 
-// sqliteSchema is what SQLite reports of the stores' tables: each column
-// with its declared type, NOT NULL and primary-key position, and each
-// index with its columns and uniqueness.
+// sqliteSchema is what SQLite reports of every table in the database, by
+// name: each column with its declared type, NOT NULL and primary-key
+// position, and each index with its columns and uniqueness.
 func sqliteSchema(t testing.TB, db *gorm.DB) []string {
 	t.Helper()
+	var tables []string
+	if err := db.Raw(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`).Scan(&tables).Error; err != nil {
+		t.Fatalf("list tables: %v", err)
+	}
 	var out []string
-	for _, table := range []string{models.ClientIDMetadataTable, models.PushedAuthorizationRequestTable} {
+	for _, table := range tables {
 		var cols []struct {
 			Name    string
 			Type    string
@@ -75,6 +78,10 @@ var sqliteStoresSchema = []string{
 	"attesto_pushed_authorization_requests.inserted_at timestamptz notnull=true pk=0",
 	"attesto_pushed_authorization_requests index (primary key) (request_uri) unique=true",
 	"attesto_pushed_authorization_requests index attesto_pushed_authorization_requests_expires_at_index (expires_at) unique=false",
+	"dpop_replays.jti text notnull=true pk=1",
+	"dpop_replays.expires_at timestamptz notnull=true pk=0",
+	"dpop_replays index (primary key) (jti) unique=true",
+	"dpop_replays index dpop_replays_expires_at_index (expires_at) unique=false",
 }
 
 func sqliteFile(t testing.TB) string { return filepath.Join(t.TempDir(), "gormstore.db") }
@@ -84,22 +91,28 @@ func TestAutoMigrateOnSQLite(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		setup func(testing.TB, *gorm.DB)
-		// wantCreates is how many CREATE TABLE the recorded run issues.
-		wantCreates int
+		// wantCreates is how many CREATE TABLE the recorded run issues,
+		// wantDDL how many DDL statements in all.
+		wantCreates, wantDDL int
 	}{
-		{"empty database", func(testing.TB, *gorm.DB) {}, 2},
-		{"after AutoMigrate", func(t testing.TB, db *gorm.DB) { autoMigrate(t, db) }, 0},
-		{"after the up migration", func(t testing.TB, db *gorm.DB) {
-			up, err := fs.ReadFile(gormstore.SQLiteMigrations, upMigration)
-			if err != nil {
-				t.Fatal(err)
-			}
-			testdb.MustExec(t, db, string(up))
-		}, 0},
-		{"one index missing", func(t testing.TB, db *gorm.DB) {
+		{"empty database", func(testing.TB, *gorm.DB) {}, 3, 6},
+		{"after AutoMigrate", func(t testing.TB, db *gorm.DB) { autoMigrate(t, db) }, 0, 0},
+		{"after the up migrations", func(t testing.TB, db *gorm.DB) { migrateUp(t, db, gormstore.SQLiteMigrations) }, 0, 0},
+		{"after the first up migration only", func(t testing.TB, db *gorm.DB) {
+			execMigration(t, db, gormstore.SQLiteMigrations, versions[0].name+".up.sql")
+		}, 1, 2},
+		{"PAR index missing", func(t testing.TB, db *gorm.DB) {
 			autoMigrate(t, db)
 			testdb.MustExec(t, db, `DROP INDEX attesto_pushed_authorization_requests_expires_at_index`)
-		}, 0},
+		}, 0, 1},
+		{"replay index missing", func(t testing.TB, db *gorm.DB) {
+			autoMigrate(t, db)
+			testdb.MustExec(t, db, `DROP INDEX dpop_replays_expires_at_index`)
+		}, 0, 1},
+		{"replay table missing", func(t testing.TB, db *gorm.DB) {
+			autoMigrate(t, db)
+			testdb.MustExec(t, db, `DROP TABLE dpop_replays`)
+		}, 1, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -111,14 +124,52 @@ func TestAutoMigrateOnSQLite(t *testing.T) {
 			if got := len(matching(createTable, stmts)); got != tc.wantCreates {
 				t.Errorf("ran %d CREATE TABLE, want %d:\n%q", got, tc.wantCreates, stmts)
 			}
-			if tc.wantCreates == 0 && tc.name != "one index missing" {
-				if got := matching(ddl, stmts); len(got) != 0 {
-					t.Errorf("a run on a complete schema issued DDL:\n%q", got)
-				}
+			if got := matching(ddl, stmts); len(got) != tc.wantDDL {
+				t.Errorf("ran %d DDL statements, want %d:\n%q", len(got), tc.wantDDL, got)
 			}
 			if got := sqliteSchema(t, db); !slices.Equal(got, sqliteStoresSchema) {
 				t.Errorf("schema:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(sqliteStoresSchema, "\n"))
 			}
+		})
+	}
+}
+
+// SQLite's migrations, applied and reverted one at a time, create and drop
+// exactly each version's tables; the down migrations do the same to
+// AutoMigrate's tables, and may run again.
+func TestSQLiteMigrationsStepByStep(t *testing.T) {
+	t.Parallel()
+	fsys := gormstore.SQLiteMigrations
+	tests := []struct {
+		name string
+		run  func(t testing.TB, db *gorm.DB, check func(file string, tables []string))
+	}{
+		{"up and down", func(t testing.TB, db *gorm.DB, check func(string, []string)) {
+			migrateStepByStep(t, db, fsys, check)
+		}},
+		{"down after AutoMigrate", func(t testing.TB, db *gorm.DB, check func(string, []string)) {
+			autoMigrate(t, db)
+			migrateDownStepByStep(t, db, fsys, check)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := testdb.OpenSQLite(t, sqliteFile(t))
+			steps := 0
+			tc.run(t, db, func(file string, tables []string) {
+				steps++
+				if got, want := sqliteSchema(t, db), onlyLines(sqliteStoresSchema, tables); !slices.Equal(got, want) {
+					t.Errorf("after %s the schema is:\n%s\nwant:\n%s", file, strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+			})
+			if steps == 0 {
+				t.Fatal("no migration ran")
+			}
+			if got := sqliteSchema(t, db); len(got) != 0 {
+				t.Errorf("after the down migrations the database holds:\n%s", strings.Join(got, "\n"))
+			}
+			migrateDown(t, db, fsys)
 		})
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/attesto/gormstore"
 	"github.com/attesto/gormstore/internal/testdb"
+	"github.com/attesto/gormstore/models"
 )
 
 // migrateLockKey is the advisory lock AutoMigrate takes. It is part of the
@@ -83,11 +84,11 @@ func TestAutoMigrateIsIdempotent(t *testing.T) {
 	}{
 		{"after AutoMigrate", func(t testing.TB, db *gorm.DB) {
 			first := recordedAutoMigrate(t, db)
-			if len(matching(createTable, first)) != 2 {
-				t.Fatalf("the first run created %d tables, want 2; it ran:\n%q", len(matching(createTable, first)), first)
+			if len(matching(createTable, first)) != 3 {
+				t.Fatalf("the first run created %d tables, want 3; it ran:\n%q", len(matching(createTable, first)), first)
 			}
 		}},
-		{"after the up migration", func(t testing.TB, db *gorm.DB) { execMigration(t, db, upMigration) }},
+		{"after the up migrations", func(t testing.TB, db *gorm.DB) { migrateUp(t, db, gormstore.PostgresMigrations) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,15 +197,23 @@ func TestAutoMigrateLeavesPhoenixTablesAlone(t *testing.T) {
 func TestAutoMigrateCreatesWhatIsMissing(t *testing.T) {
 	t.Parallel()
 	const (
-		cimdIndex = "attesto_client_id_metadata_expires_at_index"
-		parIndex  = "attesto_pushed_authorization_requests_expires_at_index"
-		parTable  = "attesto_pushed_authorization_requests"
+		cimdIndex   = "attesto_client_id_metadata_expires_at_index"
+		parIndex    = "attesto_pushed_authorization_requests_expires_at_index"
+		replayIndex = "dpop_replays_expires_at_index"
 	)
 	dropIndex := func(name string) func(testing.TB, *gorm.DB) {
 		return func(t testing.TB, db *gorm.DB) {
 			testdb.MustExec(t, db, "DROP INDEX ?", clause.Table{Name: name})
 		}
 	}
+	dropTable := func(name string) func(testing.TB, *gorm.DB) {
+		return func(t testing.TB, db *gorm.DB) {
+			testdb.MustExec(t, db, "DROP TABLE ?", clause.Table{Name: name})
+		}
+	}
+	// A node of attesto_phoenix that predates its replay table: gormstore
+	// creates that one as its own, beside the Elixir tables.
+	phoenixWithoutReplays := phoenixCatalog.only(models.ClientIDMetadataTable, models.PushedAuthorizationRequestTable)
 	tests := []struct {
 		name   string
 		create func(testing.TB, *gorm.DB)
@@ -214,11 +223,17 @@ func TestAutoMigrateCreatesWhatIsMissing(t *testing.T) {
 	}{
 		{"CIMD index", autoMigrate, dropIndex(cimdIndex), 1, storesCatalog},
 		{"PAR index", autoMigrate, dropIndex(parIndex), 1, storesCatalog},
+		{"replay index", autoMigrate, dropIndex(replayIndex), 1, storesCatalog},
 		{"CIMD index of attesto_phoenix", testdb.CreateLegacyTables, dropIndex(cimdIndex), 1, phoenixCatalog},
 		{"PAR index of attesto_phoenix", testdb.CreateLegacyTables, dropIndex(parIndex), 1, phoenixCatalog},
-		{"PAR table", autoMigrate, func(t testing.TB, db *gorm.DB) {
-			testdb.MustExec(t, db, "DROP TABLE ?", clause.Table{Name: parTable})
-		}, 3, storesCatalog},
+		{"replay index of attesto_phoenix", testdb.CreateLegacyTables, dropIndex(replayIndex), 1, phoenixCatalog},
+		{"PAR table", autoMigrate, dropTable(models.PushedAuthorizationRequestTable), 3, storesCatalog},
+		{"replay table", autoMigrate, dropTable(models.ReplayTable), 3, storesCatalog},
+		{"replay table after the first up migration only", func(t testing.TB, db *gorm.DB) {
+			execMigration(t, db, gormstore.PostgresMigrations, versions[0].name+".up.sql")
+		}, func(testing.TB, *gorm.DB) {}, 3, storesCatalog},
+		{"replay table beside attesto_phoenix's", testdb.CreateLegacyTables, dropTable(models.ReplayTable), 3,
+			phoenixWithoutReplays.plus(storesCatalog.only(models.ReplayTable))},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

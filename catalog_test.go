@@ -111,7 +111,8 @@ func (c catalog) String() string {
 }
 
 // storesCatalog is the schema gormstore's tables have, whether AutoMigrate
-// or 000001_attesto_stores.up.sql created them.
+// or the up migrations (000001_attesto_stores, 000002_dpop_replays)
+// created them.
 var storesCatalog = catalog{
 	Relations: []string{
 		"attesto_client_id_metadata r",
@@ -120,6 +121,9 @@ var storesCatalog = catalog{
 		"attesto_pushed_authorization_requests r",
 		"attesto_pushed_authorization_requests_expires_at_index i",
 		"attesto_pushed_authorization_requests_pkey i",
+		"dpop_replays r",
+		"dpop_replays_expires_at_index i",
+		"dpop_replays_pkey i",
 	},
 	Columns: []string{
 		"attesto_client_id_metadata.url text NOT NULL",
@@ -130,16 +134,21 @@ var storesCatalog = catalog{
 		"attesto_pushed_authorization_requests.params jsonb NOT NULL",
 		"attesto_pushed_authorization_requests.expires_at timestamp with time zone NOT NULL",
 		"attesto_pushed_authorization_requests.inserted_at timestamp with time zone NOT NULL",
+		"dpop_replays.jti text NOT NULL",
+		"dpop_replays.expires_at timestamp with time zone NOT NULL",
 	},
 	Constraints: []string{
 		"attesto_client_id_metadata attesto_client_id_metadata_pkey PRIMARY KEY (url)",
 		"attesto_pushed_authorization_requests attesto_pushed_authorization_requests_pkey PRIMARY KEY (request_uri)",
+		"dpop_replays dpop_replays_pkey PRIMARY KEY (jti)",
 	},
 	Indexes: []string{
 		"attesto_client_id_metadata CREATE INDEX attesto_client_id_metadata_expires_at_index ON attesto_client_id_metadata USING btree (expires_at)",
 		"attesto_client_id_metadata CREATE UNIQUE INDEX attesto_client_id_metadata_pkey ON attesto_client_id_metadata USING btree (url)",
 		"attesto_pushed_authorization_requests CREATE INDEX attesto_pushed_authorization_requests_expires_at_index ON attesto_pushed_authorization_requests USING btree (expires_at)",
 		"attesto_pushed_authorization_requests CREATE UNIQUE INDEX attesto_pushed_authorization_requests_pkey ON attesto_pushed_authorization_requests USING btree (request_uri)",
+		"dpop_replays CREATE INDEX dpop_replays_expires_at_index ON dpop_replays USING btree (expires_at)",
+		"dpop_replays CREATE UNIQUE INDEX dpop_replays_pkey ON dpop_replays USING btree (jti)",
 	},
 }
 
@@ -156,7 +165,56 @@ var phoenixCatalog = catalog{
 		"attesto_pushed_authorization_requests.params jsonb NOT NULL",
 		"attesto_pushed_authorization_requests.expires_at timestamp(0) without time zone NOT NULL",
 		"attesto_pushed_authorization_requests.inserted_at timestamp(0) without time zone NOT NULL",
+		"dpop_replays.jti character varying(255) NOT NULL",
+		"dpop_replays.expires_at timestamp(0) without time zone NOT NULL",
 	},
 	Constraints: storesCatalog.Constraints,
 	Indexes:     storesCatalog.Indexes,
+}
+
+// ofTable reports whether line, of a catalog or of a schema listing,
+// describes table or one of its columns, constraints or indexes: each
+// starts with the table's name, followed by '.', ' ' or, in the names of
+// its key and indexes, '_'. No table's name is another's followed by
+// '_'.
+func ofTable(line string, tables []string) bool {
+	for _, table := range tables {
+		if rest, ok := strings.CutPrefix(line, table); ok && rest != "" && strings.ContainsRune("._ ", rune(rest[0])) {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyLines keeps the lines of tables, in their order.
+func onlyLines(lines []string, tables []string) []string {
+	var out []string
+	for _, l := range lines {
+		if ofTable(l, tables) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// only is c restricted to tables: what the catalog holds when those are
+// the schema's only tables.
+func (c catalog) only(tables ...string) catalog {
+	return catalog{
+		Relations:   onlyLines(c.Relations, tables),
+		Columns:     onlyLines(c.Columns, tables),
+		Constraints: onlyLines(c.Constraints, tables),
+		Indexes:     onlyLines(c.Indexes, tables),
+	}
+}
+
+// plus is c followed by o: the catalog of both, when each of o's tables
+// sorts after each of c's, as the catalog queries order them.
+func (c catalog) plus(o catalog) catalog {
+	return catalog{
+		Relations:   slices.Concat(c.Relations, o.Relations),
+		Columns:     slices.Concat(c.Columns, o.Columns),
+		Constraints: slices.Concat(c.Constraints, o.Constraints),
+		Indexes:     slices.Concat(c.Indexes, o.Indexes),
+	}
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // The quick start: migrate at start-up, cache a client's metadata
-// document, and push, resolve and consume an authorization request.
+// document, push, resolve and consume an authorization request, and turn
+// away a replayed DPoP proof.
 func Example() {
 	ctx := context.Background()
 	dsn := os.Getenv("TEST_DATABASE_URL")
@@ -45,6 +46,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	pars, err := repo.NewGormPARStore(db, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	replays, err := repo.NewGormReplayStore(db, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -80,6 +85,14 @@ func Example() {
 	fmt.Println("par take:", found, params["scope"], err)
 	_, found, err = pars.Take(ctx, requestURI)
 	fmt.Println("par take again:", found, err)
+
+	// DPoP: record each proof's jti until the proof expires; a second
+	// presentation, on any node, is a replay.
+	jti := rand.Text()
+	fresh, err := replays.CheckAndRecord(ctx, jti, time.Now().Add(time.Minute))
+	fmt.Println("dpop proof:", fresh, err)
+	fresh, err = replays.CheckAndRecord(ctx, jti, time.Now().Add(time.Minute))
+	fmt.Println("dpop proof again:", fresh, err)
 	// Output:
 	// cimd put: <nil>
 	// cimd get: true Example App <nil>
@@ -87,4 +100,6 @@ func Example() {
 	// par fetch: true openid <nil> <nil>
 	// par take: true openid <nil>
 	// par take again: false <nil>
+	// dpop proof: true <nil>
+	// dpop proof again: false <nil>
 }
