@@ -26,7 +26,8 @@ import (
 var files embed.FS
 
 // Postgres, SQLite and MySQL hold the schema Run creates on each database,
-// as golang-migrate files: 000001_attesto_stores.up.sql and its .down.sql.
+// as golang-migrate files: 000001_attesto_stores and 000002_dpop_replays,
+// each an .up.sql and a .down.sql.
 var (
 	Postgres fs.FS = mustSub(files, "migrations/postgres")
 	SQLite   fs.FS = mustSub(files, "migrations/sqlite")
