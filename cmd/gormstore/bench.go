@@ -64,24 +64,24 @@ wants them there (run 'gormstore migrate', or pass --migrate).
 	cfg := benchConfig{duration: *duration, concurrency: *concurrency, clients: *clients, expired: *expired, sweepEvery: *sweepEvery, json: *asJSON}
 	switch {
 	case cfg.duration <= 0:
-		return usagef("--duration %v is not positive", cfg.duration)
+		return flags.usagef("--duration %v is not positive", cfg.duration)
 	case cfg.concurrency < 1 || cfg.concurrency > 1024:
-		return usagef("--concurrency %d is not between 1 and 1024", cfg.concurrency)
+		return flags.usagef("--concurrency %d is not between 1 and 1024", cfg.concurrency)
 	case cfg.clients < 1:
-		return usagef("--clients %d is not positive", cfg.clients)
+		return flags.usagef("--clients %d is not positive", cfg.clients)
 	case cfg.expired < 0:
-		return usagef("--expired %d is negative", cfg.expired)
+		return flags.usagef("--expired %d is negative", cfg.expired)
 	case cfg.sweepEvery <= 0:
-		return usagef("--sweep-every %v is not positive", cfg.sweepEvery)
+		return flags.usagef("--sweep-every %v is not positive", cfg.sweepEvery)
 	}
 	switch *progressMode {
 	case "auto":
-		cfg.progress = isTerminal(c.stderr)
+		cfg.progress = c.stderrTerminal
 	case "always":
 		cfg.progress = true
 	case "never":
 	default:
-		return usagef("--progress %q is not auto, always or never", *progressMode)
+		return flags.usagef("--progress %q is not auto, always or never", *progressMode)
 	}
 	t, err := c.target(*flags.dsn)
 	if err != nil {

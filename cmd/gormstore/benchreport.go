@@ -124,6 +124,8 @@ func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
 func (r benchReport) writeJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	// A DSN's '&' as it is, not \u0026.
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -10,6 +11,9 @@ import (
 	"strings"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -59,7 +63,17 @@ func open(ctx context.Context, t target, mode openMode, maxConns int) (*gorm.DB,
 		}
 		dialector = sqlite.Open(t.dsn)
 	case dialect.Postgres:
-		dialector = postgres.New(postgres.Config{DSN: t.dsn})
+		timeout := t.connectTimeout
+		dialector = postgres.New(postgres.Config{DSN: t.dsn, OptionOpenDB: []stdlib.OptionOpenDB{
+			stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
+				if cfg.ConnectTimeout == 0 {
+					cfg.ConnectTimeout = timeout
+				}
+				return nil
+			}),
+		}})
+	case dialect.MySQL:
+		dialector = mysql.New(mysql.Config{DSNConfig: t.mysql})
 	default:
 		return nil, fmt.Errorf("unsupported database %s", t)
 	}
@@ -80,12 +94,12 @@ func open(ctx context.Context, t target, mode openMode, maxConns int) (*gorm.DB,
 	return db, nil
 }
 
-// ping checks that t answers. On PostgreSQL the connect timeout bounds
-// each attempt; the deadline bounds them all (several hosts, TLS then
-// plain). On SQLite it reads the schema, which is where a file that is not
-// a database shows.
+// ping checks that t answers. On PostgreSQL and MySQL the connect timeout
+// bounds each attempt; the deadline bounds them all (several hosts, TLS
+// then plain, the MySQL driver's retry of a bad connection). On SQLite it
+// reads the schema, which is where a file that is not a database shows.
 func ping(ctx context.Context, db *gorm.DB, t target) error {
-	if t.kind == dialect.Postgres {
+	if t.kind != dialect.SQLite {
 		ctx, cancel := context.WithTimeout(ctx, 2*t.connectTimeout)
 		defer cancel()
 		sqlDB, err := db.DB()
@@ -98,11 +112,14 @@ func ping(ctx context.Context, db *gorm.DB, t target) error {
 	return db.WithContext(ctx).Raw("SELECT count(*) FROM sqlite_master").Row().Scan(&n)
 }
 
+// connectError says which database failed, and masks the DSN's password
+// wherever the driver's error might quote it.
 func connectError(t target, err error) error {
-	if t.kind == dialect.Postgres {
-		return fmt.Errorf("cannot connect to %s: %w", t.display, err)
+	msg := mask(err.Error(), t.secrets)
+	if t.kind == dialect.SQLite {
+		return fmt.Errorf("cannot open SQLite database %s: %s", t.display, msg)
 	}
-	return fmt.Errorf("cannot open SQLite database %s: %w", t.display, err)
+	return fmt.Errorf("cannot connect to %s: %s", t, msg)
 }
 
 // closeDB closes db's pool; its error is of no use to a command that ends.
@@ -112,19 +129,31 @@ func closeDB(db *gorm.DB) {
 	}
 }
 
-// missingTables returns the stores' tables that db lacks. On PostgreSQL a
-// table counts where the stores' unqualified statements find it: through
-// the search_path.
+// The statements that look for a table. On PostgreSQL a table counts
+// where the stores' unqualified statements find it: through the
+// search_path; on MySQL, in the DSN's database.
+const (
+	pgHasTableSQL     = "SELECT to_regclass(?) IS NOT NULL"
+	mysqlHasTableSQL  = "SELECT count(*) > 0 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+	sqliteHasTableSQL = "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?"
+)
+
+// missingTables returns the stores' tables that db lacks.
 func missingTables(ctx context.Context, db *gorm.DB) ([]string, error) {
+	db = db.WithContext(ctx)
 	var missing []string
 	for _, name := range tables {
 		var found bool
-		var err error
-		if dialect.Of(db) == dialect.Postgres {
-			err = db.WithContext(ctx).Raw("SELECT to_regclass(?) IS NOT NULL", name).Row().Scan(&found)
-		} else {
-			err = db.WithContext(ctx).Raw("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?", name).Row().Scan(&found)
+		var row *sql.Row
+		switch dialect.Of(db) {
+		case dialect.Postgres:
+			row = db.Raw(pgHasTableSQL, name).Row()
+		case dialect.MySQL:
+			row = db.Raw(mysqlHasTableSQL, name).Row()
+		default:
+			row = db.Raw(sqliteHasTableSQL, name).Row()
 		}
+		err := row.Scan(&found)
 		if err != nil {
 			return nil, fmt.Errorf("look for table %s: %w", name, err)
 		}

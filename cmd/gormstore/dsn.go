@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/attesto/gormstore/internal/dialect"
@@ -18,8 +22,9 @@ import (
 const defaultSQLiteFile = "gormstore.db"
 
 // defaultConnectTimeout bounds each PostgreSQL connection attempt unless
-// the DSN sets connect_timeout: an unreachable server must fail the
-// command within seconds, not after the kernel's TCP retries.
+// the DSN sets connect_timeout, and MySQL's dial unless it sets timeout:
+// an unreachable server must fail the command within seconds, not after
+// the kernel's TCP retries.
 const defaultConnectTimeout = 5 * time.Second
 
 // sqlitePragmas are the README's settings for a SQLite file, added unless
@@ -32,27 +37,31 @@ var sqlitePragmas = []struct{ name, value string }{
 
 // target is the database a command works on.
 type target struct {
-	kind dialect.Kind // dialect.Postgres or dialect.SQLite
-	// dsn is what the driver opens, with the defaults added.
+	kind dialect.Kind // dialect.Postgres, dialect.MySQL or dialect.SQLite
+	// dsn is what the PostgreSQL or SQLite driver opens, with the
+	// defaults added.
 	dsn string
+	// mysql is the MySQL driver's configuration, with the defaults added.
+	mysql *mysqldriver.Config
 	// display names the database in messages, without its password.
 	display string
+	// secrets are the DSN's password, in every form a driver's error
+	// could quote it (secretsIn).
+	secrets []string
 	// path is the SQLite file, so that commands that only read can say
 	// it is missing instead of creating it.
 	path string
-	// connectTimeout is PostgreSQL's per-attempt connect timeout.
+	// connectTimeout is PostgreSQL's per-attempt connect timeout, or
+	// MySQL's dial timeout.
 	connectTimeout time.Duration
 	// defaulted is true when neither --dsn nor $DATABASE_URL was set.
 	defaulted bool
 }
 
-// String names t in messages: the URL, which says PostgreSQL, or the
-// SQLite file.
+// String names t in messages: a URL says what it is; the other forms
+// get the dialect's name before them.
 func (t target) String() string {
-	if t.kind == dialect.Postgres {
-		return t.display
-	}
-	return "sqlite " + t.display
+	return databaseLabel(dialectName(t.kind), t.display)
 }
 
 // target resolves the database from the --dsn flag's value, the
@@ -74,12 +83,29 @@ func (c *cli) target(flagDSN string) (target, error) {
 	return t, nil
 }
 
-// parseDSN reads a PostgreSQL URL or a SQLite file, without connecting.
+// parseDSN tells which database raw names, and reads it with that
+// driver's own parser, without connecting:
+//   - postgres:// and postgresql:// URLs, and keyword/value DSNs that set a
+//     libpq connection keyword (host=, dbname=, user=...), are PostgreSQL,
+//     read by pgx;
+//   - go-sql-driver/mysql DSNs (user:password@tcp(host:3306)/db?...), and
+//     mysql:// followed by one or by a URL (mysql://user:password@host/db),
+//     are MySQL and MariaDB, read by the MySQL driver;
+//   - file: URIs, sqlite: paths and plain paths are SQLite files.
+//
+// A plain path cannot hold what would make it look like a DSN (an '=', an
+// '@', a "host:" before its first slash): those are refused as ambiguous,
+// and sqlite:path names such a file. Every error masks the password.
 func parseDSN(raw string) (target, error) {
 	lower := strings.ToLower(raw)
 	switch {
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return parsePostgres(raw)
+		// pgx tells a URL from a keyword/value DSN by the lower-case
+		// scheme; net/url reads any case.
+		scheme, rest, _ := strings.Cut(raw, "://")
+		return parsePostgres(strings.ToLower(scheme)+"://"+rest, raw, "URL")
+	case strings.HasPrefix(lower, "mysql://"):
+		return parseMySQLURL(raw)
 	case strings.HasPrefix(lower, "file:"):
 		return parseSQLiteURI(raw)
 	case strings.HasPrefix(lower, "sqlite:"):
@@ -89,28 +115,160 @@ func parseDSN(raw string) (target, error) {
 		return sqliteFile(path)
 	case strings.Contains(raw, "://"):
 		scheme, _, _ := strings.Cut(raw, "://")
-		return target{}, fmt.Errorf("unsupported database %q: gormstore runs on PostgreSQL (postgres://...) and SQLite (a file path)", scheme)
+		return target{}, fmt.Errorf("unsupported database %q: gormstore runs on PostgreSQL, MySQL/MariaDB and SQLite (see 'gormstore help dsn')", maskDSN(scheme))
+	case isKeywordValue(raw):
+		return parsePostgres(raw, raw, "DSN")
+	case looksLikeMySQL(raw):
+		t, err := parseMySQL(raw, raw)
+		if err != nil {
+			return target{}, fmt.Errorf("%w (for a SQLite file whose name has an '@', write sqlite:NAME)", err)
+		}
+		return t, nil
+	case strings.Contains(raw, "="):
+		return target{}, fmt.Errorf("ambiguous DSN %s: it has an '=' but no PostgreSQL connection keyword (host=, dbname=, user=...); for a SQLite file of that name, write sqlite:NAME", maskDSN(raw))
+	case hostLike(raw):
+		return target{}, fmt.Errorf("ambiguous DSN %s: a \"name:\" before the first slash reads as a host and port or a scheme, not a file; write postgres://..., user:password@tcp(host:port)/db, or sqlite:NAME for a file", maskDSN(raw))
 	}
 	return sqliteFile(raw)
 }
 
-func parsePostgres(raw string) (target, error) {
-	display := redactPassword(raw)
-	cfg, err := pgx.ParseConfig(raw)
+// libpqKeywords are the keyword/value DSN keywords that say where and how
+// to connect; a DSN with none of them (a=b.db) is not taken for one.
+var libpqKeywords = []string{
+	"host", "hostaddr", "port", "dbname", "user", "password", "passfile",
+	"sslmode", "service", "servicefile", "connect_timeout", "target_session_attrs",
+}
+
+// keywordKey finds the keys of a keyword/value DSN.
+var keywordKey = regexp.MustCompile(`(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)\s*=`)
+
+// isKeywordValue reports whether raw reads as a keyword/value DSN, as GORM's
+// documentation writes PostgreSQL's: host=... user=... password=...
+func isKeywordValue(raw string) bool {
+	for _, m := range keywordKey.FindAllStringSubmatch(raw, -1) {
+		if slices.Contains(libpqKeywords, strings.ToLower(m[1])) {
+			return true
+		}
+	}
+	return false
+}
+
+// mysqlNet is the protocol(address) of a MySQL DSN, where no user
+// information precedes it: a path "dir(1)/x.db" is a path.
+var mysqlNet = regexp.MustCompile(`^(?:tcp|tcp4|tcp6|unix)\(.*\)$`)
+
+// looksLikeMySQL reports whether raw reads as a go-sql-driver DSN:
+// user information before the last slash, or a protocol(address) alone.
+func looksLikeMySQL(raw string) bool {
+	prefix := raw
+	if slash := strings.LastIndex(raw, "/"); slash >= 0 {
+		prefix = raw[:slash]
+	}
+	return strings.Contains(prefix, "@") || mysqlNet.MatchString(prefix)
+}
+
+// hostLike reports whether raw's first path element has a ':' (host:port,
+// scheme:), other than a Windows drive letter's.
+func hostLike(raw string) bool {
+	if len(raw) >= 3 && raw[1] == ':' && (raw[2] == '/' || raw[2] == '\\') {
+		raw = raw[2:]
+	}
+	first := raw
+	if end := strings.IndexAny(raw, "/\\"); end >= 0 {
+		first = raw[:end]
+	}
+	return strings.Contains(first, ":") && first != ":memory:"
+}
+
+// parsePostgres reads a PostgreSQL URL or keyword/value DSN with pgx; raw
+// is what the operator wrote, for messages, and form names the form.
+func parsePostgres(dsn, raw, form string) (target, error) {
+	secrets := secretsIn(raw)
+	display := mask(raw, secrets)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		// pgx masks the password in its own text, but not always in the
-		// error it wraps (net/url's quotes the whole URL).
-		msg := err.Error()
-		if pw := urlPassword(raw); pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-		return target{}, fmt.Errorf("invalid PostgreSQL URL %s: %s", display, msg)
+		// error it wraps (net/url's quotes the whole URL), and where the
+		// DSN is malformed the password may not end where either thinks.
+		suspect := malformedSecrets(raw)
+		return target{}, fmt.Errorf("invalid PostgreSQL %s %s: %s", form, mask(raw, suspect), mask(err.Error(), suspect))
 	}
-	t := target{kind: dialect.Postgres, dsn: raw, display: display, connectTimeout: cfg.ConnectTimeout}
+	// The DSN goes to GORM's driver as written: open sets the connect
+	// timeout on pgx's configuration when the DSN has none, as text
+	// appended to a DSN could land where pgx reads a password.
+	t := target{kind: dialect.Postgres, dsn: dsn, display: display, secrets: secrets, connectTimeout: cfg.ConnectTimeout}
 	if t.connectTimeout == 0 {
-		// Appended to the text rather than re-encoded: GORM's driver reads
-		// TimeZone from the raw DSN, and re-encoding would escape its '/'.
-		t.dsn = appendQuery(raw, fmt.Sprintf("connect_timeout=%d", int(defaultConnectTimeout.Seconds())))
+		t.connectTimeout = defaultConnectTimeout
+	}
+	return t, nil
+}
+
+// parseMySQLURL reads mysql:// followed by a go-sql-driver DSN
+// (golang-migrate's form: mysql://user:password@tcp(host:3306)/db) or by
+// the rest of a URL (mysql://user:password@host:3306/db?params).
+func parseMySQLURL(raw string) (target, error) {
+	rest := raw[len("mysql://"):]
+	if hasMySQLNet(rest) || strings.Contains(rest, "@/") {
+		return parseMySQL(rest, raw)
+	}
+	secrets := secretsIn(raw)
+	u, err := url.Parse("mysql://" + rest)
+	if err != nil {
+		return target{}, fmt.Errorf("invalid MySQL URL %s: %s", mask(raw, secrets), mask(unwrapURLError(err).Error(), secrets))
+	}
+	if u.Host == "" {
+		return target{}, fmt.Errorf("invalid MySQL URL %s: no host", mask(raw, secrets))
+	}
+	// The driver reads the address, database and parameters; the user
+	// information is the URL's, percent-decoded.
+	host := u.Host
+	if u.Port() == "" {
+		// The driver would add the port to "[::1]" as to a name.
+		host = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	driverDSN := "tcp(" + host + ")/" + strings.TrimPrefix(u.EscapedPath(), "/")
+	if u.RawQuery != "" {
+		driverDSN += "?" + u.RawQuery
+	}
+	t, err := parseMySQL(driverDSN, raw)
+	if err != nil {
+		return target{}, err
+	}
+	if u.User != nil {
+		t.mysql.User = u.User.Username()
+		t.mysql.Passwd, _ = u.User.Password()
+	}
+	return t, nil
+}
+
+// hasMySQLNet reports whether a DSN has a go-sql-driver protocol(address)
+// after its user information.
+func hasMySQLNet(dsn string) bool {
+	prefix := dsn
+	if slash := strings.LastIndex(dsn, "/"); slash >= 0 {
+		prefix = dsn[:slash]
+	}
+	if at := strings.LastIndex(prefix, "@"); at >= 0 {
+		prefix = prefix[at+1:]
+	}
+	return strings.HasSuffix(prefix, ")") && strings.Contains(prefix, "(")
+}
+
+// parseMySQL reads a go-sql-driver DSN with the driver's parser; raw is
+// what the operator wrote, for messages.
+func parseMySQL(dsn, raw string) (target, error) {
+	secrets := secretsIn(raw)
+	display := mask(raw, secrets)
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return target{}, fmt.Errorf("invalid MySQL DSN %s: %s", display, mask(err.Error(), secrets))
+	}
+	if cfg.DBName == "" {
+		return target{}, fmt.Errorf("MySQL DSN %s names no database: write it after the slash, as in user:password@tcp(host:3306)/dbname", display)
+	}
+	t := target{kind: dialect.MySQL, mysql: cfg, display: display, secrets: secrets, connectTimeout: cfg.Timeout}
+	if t.connectTimeout == 0 {
+		cfg.Timeout = defaultConnectTimeout
 		t.connectTimeout = defaultConnectTimeout
 	}
 	return t, nil
@@ -153,15 +311,15 @@ func sqliteURI(path string) string {
 func parseSQLiteURI(raw string) (target, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return target{}, fmt.Errorf("invalid SQLite URI: %w", unwrapURLError(err))
+		return target{}, fmt.Errorf("invalid SQLite URI %s: %s", maskDSN(raw), mask(unwrapURLError(err).Error(), secretsIn(raw)))
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return target{}, fmt.Errorf("invalid SQLite URI %q: a file: URI names a local file, not host %q", raw, u.Host)
+		return target{}, fmt.Errorf("invalid SQLite URI %s: a file: URI names a local file, not host %q", maskDSN(raw), u.Hostname())
 	}
 	path := u.Path
 	if u.Opaque != "" {
 		if path, err = url.PathUnescape(u.Opaque); err != nil {
-			return target{}, fmt.Errorf("invalid SQLite URI %q: %w", raw, err)
+			return target{}, fmt.Errorf("invalid SQLite URI %s: %w", maskDSN(raw), err)
 		}
 	}
 	q := u.Query()
@@ -169,7 +327,7 @@ func parseSQLiteURI(raw string) (target, error) {
 	case path == ":memory:", q.Get("mode") == "memory":
 		return target{}, errMemory
 	case path == "":
-		return target{}, fmt.Errorf("invalid SQLite URI %q: no file name", raw)
+		return target{}, fmt.Errorf("invalid SQLite URI %s: no file name", maskDSN(raw))
 	}
 	return target{kind: dialect.SQLite, dsn: withPragmas(raw, q["_pragma"]), display: path, path: filepath.FromSlash(path)}, nil
 }
@@ -205,46 +363,6 @@ func appendQuery(dsn, kv string) string {
 		return dsn + kv
 	}
 	return dsn + "&" + kv
-}
-
-// redactPassword masks the password of a PostgreSQL URL, in its user
-// information and in a password query parameter, for messages. It works
-// on the text, so that a URL net/url cannot parse (several hosts) is
-// masked too.
-func redactPassword(raw string) string {
-	if pw := urlPassword(raw); pw != "" {
-		raw = strings.Replace(raw, ":"+pw+"@", ":xxxxx@", 1)
-	}
-	base, query, ok := strings.Cut(raw, "?")
-	if !ok {
-		return raw
-	}
-	parts := strings.Split(query, "&")
-	for i, p := range parts {
-		k, _, _ := strings.Cut(p, "=")
-		if k == "password" || k == "sslpassword" {
-			parts[i] = k + "=xxxxx"
-		}
-	}
-	return base + "?" + strings.Join(parts, "&")
-}
-
-// urlPassword is the password in a URL's user information, as written.
-func urlPassword(raw string) string {
-	_, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return ""
-	}
-	// The user information ends at the last '@' before the path.
-	if end := strings.IndexAny(rest, "/?"); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return ""
-	}
-	_, pw, _ := strings.Cut(rest[:at], ":")
-	return pw
 }
 
 // unwrapURLError drops net/url's quote of the whole input, which could

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 	"gorm.io/gorm"
 
+	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/repo"
 )
@@ -252,6 +253,22 @@ var backends = []backend{
 		schema := testdb.Schema(t)
 		return postgresDSN(t, schema), testdb.Open(t, schema, 4)
 	}},
+	{"MariaDB", func(t *testing.T) (string, *gorm.DB) {
+		// A database of its own, and the DSN as GORM's documentation
+		// writes it: user@tcp(host:port)/db?charset=...&parseTime=...
+		name := testdb.MySQLDatabase(t)
+		return testdb.MySQLConfig(t, name).FormatDSN(), testdb.OpenMySQL(t, name, 4)
+	}},
+}
+
+// kindOf is the database dsn names, as the command reads it.
+func kindOf(t *testing.T, dsn string) dialect.Kind {
+	t.Helper()
+	tg, err := parseDSN(dsn)
+	if err != nil {
+		t.Fatalf("parseDSN(%q): %v", dsn, err)
+	}
+	return tg.kind
 }
 
 // postgresDSN is the test server's URL with schema as the search_path.
@@ -283,15 +300,16 @@ type rowCounts struct {
 	liveCIMD, expiredCIMD, livePAR, expiredPAR int
 }
 
-// seed writes rows through the stores, as a service would: live ones
-// expiring in an hour, expired ones an hour ago and one second apart
-// (PostgreSQL and SQLite keep the microseconds). It returns the earliest
+// seed writes rows through the stores, as a service would: live documents
+// expiring in an hour and requests in parTTL, expired ones an hour ago and
+// one second apart (every database keeps the microseconds). It returns the earliest
 // expiry per table, the zero time for a table it left empty.
 func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	past := &repo.Config{Now: func() time.Time { return now.Add(-2 * time.Hour) }}
+	parPast := now.Add(-time.Hour - parTTL)
 	err := db.Transaction(func(tx *gorm.DB) error {
 		cache, err := repo.NewGormClientIDMetadataCache(tx, nil)
 		if err != nil {
@@ -305,7 +323,7 @@ func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Ti
 		if err != nil {
 			return err
 		}
-		oldPARs, err := repo.NewGormPARStore(tx, past)
+		oldPARs, err := repo.NewGormPARStore(tx, &repo.Config{Now: func() time.Time { return parPast }})
 		if err != nil {
 			return err
 		}
@@ -326,17 +344,18 @@ func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Ti
 		}
 		params := map[string]any{"client_id": "https://app.example/client.json", "response_type": "code"}
 		for range n.livePAR {
-			if err := pars.Put(ctx, repo.NewRequestURI(), params, time.Hour); err != nil {
+			if err := pars.Put(ctx, repo.NewRequestURI(), params, parTTL); err != nil {
 				return err
 			}
 		}
 		for i := range n.expiredPAR {
-			// Pushed two hours ago: expired an hour ago, less i seconds.
-			ttl := time.Hour - time.Duration(i)*time.Second
+			// Pushed an hour and parTTL ago: expired an hour ago, less i
+			// seconds.
+			ttl := parTTL - time.Duration(i)*time.Second
 			if err := oldPARs.Put(ctx, repo.NewRequestURI(), params, ttl); err != nil {
 				return err
 			}
-			oldestPAR = now.Add(-2 * time.Hour).Add(ttl)
+			oldestPAR = parPast.Add(ttl)
 		}
 		return nil
 	})

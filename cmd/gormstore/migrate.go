@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"slices"
 
-	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/migrate"
 )
 
@@ -14,7 +13,8 @@ func (c *cli) migrate(ctx context.Context, args []string) error {
 	flags := newFlagSet("migrate", "[--dsn DSN] [--print]",
 		`Creates the stores' tables and their indexes where they are missing, as the
 library's AutoMigrate does: it never alters or drops anything, so it is safe to
-run again, and on PostgreSQL concurrent runs wait for each other.
+run again, and concurrent runs wait for each other (an advisory lock on
+PostgreSQL, GET_LOCK on MySQL/MariaDB, BEGIN IMMEDIATE on SQLite).
 
 --print writes the SQL of the DSN's database instead (the up migration, for
 golang-migrate, Atlas or goose), without connecting.
@@ -60,9 +60,9 @@ golang-migrate, Atlas or goose), without connecting.
 
 // printSchema writes the up migration of t's dialect.
 func (c *cli) printSchema(t target) error {
-	files := migrate.SQLite
-	if t.kind == dialect.Postgres {
-		files = migrate.Postgres
+	files := migrate.For(t.kind)
+	if files == nil {
+		return fmt.Errorf("no migration for %s", t)
 	}
 	sql, err := fs.ReadFile(files, migrate.UpFile)
 	if err != nil {

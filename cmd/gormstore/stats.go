@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -15,15 +16,19 @@ import (
 
 // The statements of stats. The table is a clause.Table argument, so the
 // dialect quotes it; times are bound as the dialect compares them (text
-// on SQLite). count(*) FILTER runs on PostgreSQL and SQLite 3.30+.
+// on SQLite and MySQL).
 const (
 	// countSQL: a row is live while expires_at is after now, as the
-	// stores' reads decide.
-	countSQL = "SELECT count(*) FILTER (WHERE expires_at > ?), count(*) FILTER (WHERE expires_at <= ?), min(expires_at) FROM ?"
+	// stores' reads decide. count(CASE ...) rather than FILTER, which
+	// MariaDB and MySQL lack.
+	countSQL = "SELECT count(CASE WHEN expires_at > ? THEN 1 END), count(CASE WHEN expires_at <= ? THEN 1 END), min(expires_at) FROM ?"
 	// pgSizesSQL: the table with its TOAST and maps, and all its indexes.
 	// to_regclass resolves the bound name through the search_path, as the
 	// stores' statements do.
 	pgSizesSQL = "SELECT pg_table_size(to_regclass(?)), pg_indexes_size(to_regclass(?))"
+	// mysqlSizesSQL: InnoDB's estimates, as of the table's last
+	// statistics update (ANALYZE TABLE, or enough changed rows).
+	mysqlSizesSQL = "SELECT coalesce(data_length, 0), coalesce(index_length, 0) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
 	// SQLite has per-table sizes only in builds with the dbstat virtual
 	// table; the pure-Go driver's has none, and then the sizes are
 	// reported as unknown.
@@ -59,8 +64,9 @@ func (c *cli) stats(ctx context.Context, args []string) error {
 	flags := newFlagSet("stats", "[--dsn DSN] [--json]",
 		`Reports, per table of the stores: the live and the expired rows (expired ones
 wait for the sweeper), the oldest expiry, and the table's and its indexes' size
-on disk (PostgreSQL; SQLite reports its file's size, its per-table sizes being
-unknown without the dbstat table).
+on disk: PostgreSQL's exact sizes, MySQL/MariaDB's InnoDB estimates (as of the
+table's last statistics update), and on SQLite the file's size, its per-table
+sizes being unknown without the dbstat table.
 `)
 	asJSON := flags.Bool("json", false, "print one JSON object instead of the table")
 	if err := flags.parse(c.stdout, args); err != nil {
@@ -87,6 +93,8 @@ unknown without the dbstat table).
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+	// A DSN's '&' as it is, not \u0026.
+	enc.SetEscapeHTML(false)
 		return enc.Encode(report)
 	}
 	report.print(c.stdout)
@@ -114,13 +122,15 @@ func collectStats(ctx context.Context, db *gorm.DB, t target, now time.Time) (st
 		if err != nil {
 			return r, fmt.Errorf("count %s: %w", name, err)
 		}
-		if s.OldestExpiry, err = scanTime(oldest); err != nil {
+		if s.OldestExpiry, err = scanTime(kind, oldest); err != nil {
 			return r, fmt.Errorf("oldest expiry of %s: %w", name, err)
 		}
 		var tableBytes, indexBytes int64
 		switch {
 		case kind == dialect.Postgres:
 			err = db.Raw(pgSizesSQL, name, name).Row().Scan(&tableBytes, &indexBytes)
+		case kind == dialect.MySQL:
+			err = db.Raw(mysqlSizesSQL, name).Row().Scan(&tableBytes, &indexBytes)
 		case dbstat:
 			err = db.Raw(sqliteTableSizeSQL, name).Row().Scan(&tableBytes)
 			if err == nil {
@@ -139,15 +149,20 @@ func collectStats(ctx context.Context, db *gorm.DB, t target, now time.Time) (st
 	return r, nil
 }
 
-// scanTime reads min(expires_at): a time from PostgreSQL, the stores'
-// fixed-width UTC text from SQLite, NULL from an empty table.
-func scanTime(v any) (*time.Time, error) {
+// scanTime reads min(expires_at): a time from PostgreSQL; the stores'
+// fixed-width UTC text from SQLite, and from MySQL without parseTime; NULL
+// from an empty table. With parseTime, the MySQL driver reads the UTC the
+// stores wrote as a wall clock in the DSN's loc: the wall clock is UTC's.
+func scanTime(kind dialect.Kind, v any) (*time.Time, error) {
 	var t time.Time
 	switch v := v.(type) {
 	case nil:
 		return nil, nil
 	case time.Time:
 		t = v.UTC()
+		if kind == dialect.MySQL {
+			t = time.Date(v.Year(), v.Month(), v.Day(), v.Hour(), v.Minute(), v.Second(), v.Nanosecond(), time.UTC)
+		}
 	case string:
 		return parseSQLiteTime(v)
 	case []byte:
@@ -167,16 +182,20 @@ func parseSQLiteTime(s string) (*time.Time, error) {
 }
 
 func dialectName(k dialect.Kind) string {
-	if k == dialect.Postgres {
+	switch k {
+	case dialect.Postgres:
 		return "postgres"
+	case dialect.MySQL:
+		return "mysql"
 	}
 	return "sqlite"
 }
 
-// databaseLabel names a database in a report's heading as target.String
-// does: a PostgreSQL URL says what it is, a SQLite file does not.
+// databaseLabel names a database in messages and a report's heading: a
+// URL says what it is; a keyword/value or MySQL DSN and a SQLite file get
+// the dialect's name before them.
 func databaseLabel(dialect, database string) string {
-	if dialect == "postgres" {
+	if strings.Contains(database, "://") {
 		return database
 	}
 	return dialect + " " + database

@@ -41,13 +41,13 @@ pass that finds it taken is skipped.
 	}
 	switch {
 	case *every < 0:
-		return usagef("--every %v is negative", *every)
+		return flags.usagef("--every %v is negative", *every)
 	case *batchSize < 1:
-		return usagef("--batch-size %d is not positive", *batchSize)
+		return flags.usagef("--batch-size %d is not positive", *batchSize)
 	case *timeout <= 0:
-		return usagef("--timeout %v is not positive", *timeout)
+		return flags.usagef("--timeout %v is not positive", *timeout)
 	case *stopTimeout <= 0:
-		return usagef("--stop-timeout %v is not positive", *stopTimeout)
+		return flags.usagef("--stop-timeout %v is not positive", *stopTimeout)
 	}
 	t, err := c.target(*flags.dsn)
 	if err != nil {

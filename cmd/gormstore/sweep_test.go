@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/models"
 )
@@ -104,12 +105,13 @@ func TestSweepEveryBatchInFlight(t *testing.T) {
 				inv := newInvocation(t)
 				inv.mustRun(t, "migrate", "--dsn", dsn)
 				seed(t, db, rowCounts{expiredCIMD: 10})
-				holdWriteLock(t, db, strings.HasPrefix(dsn, "postgres://"))
+				kind := kindOf(t, dsn)
+				holdWriteLock(t, db, kind)
 
 				s := inv.start(t, "sweep", "--dsn", dsn, "--every", "100ms", "--stop-timeout", tt.stopTimeout)
 				s.waitOutput(t, "stop with SIGINT", false, time.Minute)
 				// The first pass starts within 100ms and waits for the lock.
-				waitForBlockedPass(t, db, strings.HasPrefix(dsn, "postgres://"))
+				waitForBlockedPass(t, db, kind)
 				if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
 					t.Fatal(err)
 				}
@@ -133,20 +135,45 @@ func TestSweepEveryBatchInFlight(t *testing.T) {
 }
 
 // waitForBlockedPass waits until the sweeper's first pass waits for the
-// test's lock. PostgreSQL shows the waiting lock; SQLite shows nothing,
-// and the pass, due within 100ms of the start, gets half a second.
-func waitForBlockedPass(t *testing.T, db *gorm.DB, postgres bool) {
+// test's lock. PostgreSQL and MariaDB show the waiting statement; SQLite
+// shows nothing, and the pass, due within 100ms of the start, gets half a
+// second.
+func waitForBlockedPass(t *testing.T, db *gorm.DB, kind dialect.Kind) {
 	t.Helper()
-	if !postgres {
+	switch kind {
+	case dialect.Postgres:
+		testdb.WaitForLockWait(t, db, models.ClientIDMetadataTable, 20*time.Second)
+	case dialect.MySQL:
+		waitForMySQLLockWait(t, db, 20*time.Second)
+	default:
 		time.Sleep(500 * time.Millisecond)
-		return
 	}
-	testdb.WaitForLockWait(t, db, models.ClientIDMetadataTable, 20*time.Second)
+}
+
+// waitForMySQLLockWait waits until a session of db's database waits for a
+// table lock.
+func waitForMySQLLockWait(t *testing.T, db *gorm.DB, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int64
+		err := db.Raw("SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND state LIKE 'Waiting for table%lock'").Scan(&n).Error
+		if err != nil {
+			t.Fatalf("look for lock waits: %v", err)
+		}
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no statement waited for a table lock within %v", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // holdWriteLock keeps the other writers of attesto_client_id_metadata
 // waiting until the test ends.
-func holdWriteLock(t *testing.T, db *gorm.DB, postgres bool) {
+func holdWriteLock(t *testing.T, db *gorm.DB, kind dialect.Kind) {
 	t.Helper()
 	ctx := context.Background()
 	sqlDB, err := db.DB()
@@ -157,9 +184,12 @@ func holdWriteLock(t *testing.T, db *gorm.DB, postgres bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stmts := []string{"BEGIN IMMEDIATE"}
-	if postgres {
+	stmts, release := []string{"BEGIN IMMEDIATE"}, "ROLLBACK"
+	switch kind {
+	case dialect.Postgres:
 		stmts = []string{"BEGIN", "LOCK TABLE attesto_client_id_metadata IN ACCESS EXCLUSIVE MODE"}
+	case dialect.MySQL:
+		stmts, release = []string{"LOCK TABLES attesto_client_id_metadata WRITE"}, "UNLOCK TABLES"
 	}
 	for _, stmt := range stmts {
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
@@ -168,7 +198,7 @@ func holdWriteLock(t *testing.T, db *gorm.DB, postgres bool) {
 		}
 	}
 	t.Cleanup(func() {
-		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		if _, err := conn.ExecContext(ctx, release); err != nil {
 			t.Errorf("release the lock: %v", err)
 		}
 		conn.Close()

@@ -176,9 +176,12 @@ func (w *workload) time(st *workerStats, o op, f func() error) error {
 // would otherwise sync every row.
 func (w *workload) seed(ctx context.Context, db *gorm.DB, expired int) error {
 	now := time.Now()
-	// The expired rows are written by stores whose clock is two hours
-	// back, as a node would have written them then.
+	// The expired rows are written by stores whose clock is back, as a
+	// node would have written them then: documents two hours ago that
+	// expired an hour ago, requests pushed with parTTL, within the
+	// stores' maximum, that expired an hour ago.
 	past := &repo.Config{Now: func() time.Time { return now.Add(-2 * time.Hour) }}
+	parPast := &repo.Config{Now: func() time.Time { return now.Add(-time.Hour - parTTL) }}
 	return db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		cache, err := repo.NewGormClientIDMetadataCache(tx, nil)
 		if err != nil {
@@ -193,7 +196,7 @@ func (w *workload) seed(ctx context.Context, db *gorm.DB, expired int) error {
 		if err != nil {
 			return err
 		}
-		oldPARs, err := repo.NewGormPARStore(tx, past)
+		oldPARs, err := repo.NewGormPARStore(tx, parPast)
 		if err != nil {
 			return err
 		}
@@ -203,7 +206,7 @@ func (w *workload) seed(ctx context.Context, db *gorm.DB, expired int) error {
 			if err := oldCache.Put(ctx, c.id, c.doc, now.Add(-time.Hour)); err != nil {
 				return fmt.Errorf("seed expired documents: %w", err)
 			}
-			if err := oldPARs.Put(ctx, repo.NewRequestURI(), requestParams(c, rng), time.Hour); err != nil {
+			if err := oldPARs.Put(ctx, repo.NewRequestURI(), requestParams(c, rng), parTTL); err != nil {
 				return fmt.Errorf("seed expired requests: %w", err)
 			}
 		}

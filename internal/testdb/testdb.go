@@ -59,11 +59,14 @@ func adminDB(t testing.TB) *sql.DB {
 	return admin
 }
 
-// Close closes the shared admin pool; TestMain calls it after the tests,
+// Close closes the shared admin pools; TestMain calls it after the tests,
 // before goleak looks for stray goroutines.
 func Close() {
 	if admin != nil {
 		admin.Close()
+	}
+	if mysqlAdmin != nil {
+		mysqlAdmin.Close()
 	}
 }
 
