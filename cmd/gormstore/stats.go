@@ -93,8 +93,8 @@ sizes being unknown without the dbstat table.
 	if *asJSON {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
-	// A DSN's '&' as it is, not \u0026.
-	enc.SetEscapeHTML(false)
+		// A DSN's '&' as it is, not \u0026.
+		enc.SetEscapeHTML(false)
 		return enc.Encode(report)
 	}
 	report.print(c.stdout)
