@@ -491,7 +491,7 @@ if [[ ${GORMSTORE_LATEST:-${GORMSTORE_LONG:-0}} == 1 ]]; then
 	}
 	versions=$(cd "$copy" && go list -m -f '{{.Path}} {{.Version}}' "${latest_mods[@]}" "${latest_deps[@]}") ||
 		die "go list -m failed in the copy"
-	say "second run, on the latest GORM and drivers:"
+	say "second run, on the latest GORM and drivers (copied and upgraded in $(since "$step")):"
 	while read -r mod version; do
 		pinned=$(go list -m -f '{{.Version}}' "$mod" 2>/dev/null || echo none)
 		if [[ $pinned == "$version" ]]; then
