@@ -57,6 +57,9 @@ const (
 	// runs in a READ COMMITTED transaction of its own (mysqlBatchTx): the
 	// default REPEATABLE READ would also lock the gaps of the expires_at
 	// range it scans, blocking inserts into them until the batch commits.
+	// It needs no keyset bound: InnoDB purges the index entries of
+	// deleted rows while the pass runs, and its last batches take no
+	// longer than its first.
 	mysqlBatch = "DELETE ? FROM ? JOIN (" +
 		"SELECT ? FROM ? WHERE ? < ? ORDER BY ? LIMIT ? FOR UPDATE SKIP LOCKED" +
 		") AS ? USING (?) WHERE ? < ?"

@@ -646,3 +646,71 @@ func TestTimeoutEndsThePassAndKeepsItsBatchesOnMariaDB(t *testing.T) {
 		t.Errorf("next pass = %v, %v; want the rest deleted", rest, err)
 	}
 }
+
+// Every batch is a transaction at READ COMMITTED: at the server's default
+// REPEATABLE READ its scan of the expires_at index would also lock the
+// gap after the last expired row, and a store writing a fresh row into
+// it would wait for the batch to commit. A trigger of the test's own
+// keeps the batch open long enough to see.
+func TestBatchesDoNotLockGapsOnMariaDB(t *testing.T) {
+	t.Parallel()
+	const perRow = 600 * time.Millisecond // the trigger's SLEEP
+	db := testdb.NewMySQL(t)
+	var level string
+	if err := db.Raw("SELECT @@session.tx_isolation").Scan(&level).Error; err != nil || level != "REPEATABLE-READ" {
+		t.Fatalf("the session's isolation level is %q, %v; the test needs the server's default, REPEATABLE-READ", level, err)
+	}
+	seedMySQL(t, db, cimdTable(false), "https://expired.example/", 5, epoch.Add(-5*time.Second), time.Second)
+	seedMySQL(t, db, cimdTable(false), "https://live.example/", 1, epoch.Add(time.Hour), 0)
+	testdb.MustExec(t, db, "CREATE TRIGGER slow_delete AFTER DELETE ON "+cimd+" FOR EACH ROW SET @slept = SLEEP(0.6)")
+	s := mustNew(t, db, sweeper.Config{BatchSize: 10, Tables: []sweeper.Table{{Name: cimd, Key: "url"}}})
+	start := time.Now()
+	passed := make(chan error, 1)
+	go func() {
+		got, err := s.SweepNow(context.Background())
+		if err == nil && got[cimd] != 5 {
+			err = fmt.Errorf("deleted %v, want 5", got)
+		}
+		passed <- err
+	}()
+	// The batch is deleting, its trigger sleeping at each row (the
+	// server then shows the trigger's statement, not the DELETE).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int64
+		if err := db.Raw(`SELECT count(*) FROM information_schema.processlist
+			WHERE db = DATABASE() AND state = 'User sleep'`).Scan(&n).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the batch did not start within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A fresh row between the last expired one and the live one.
+	writeStart := time.Now()
+	err := db.Table(cimd).Create(map[string]any{"url": "https://fresh.example/", "metadata": `{"client_id": "x"}`,
+		"expires_at": mysqlTime(epoch.Add(time.Minute)), "inserted_at": mysqlTime(epoch)}).Error
+	write := time.Since(writeStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-passed; err != nil {
+		t.Fatalf("SweepNow: %v", err)
+	}
+	pass := time.Since(start)
+	t.Logf("insert took %v during a batch of %v", write, pass)
+	if pass < 5*perRow {
+		t.Fatalf("the batch took %v, less than its trigger's %v: the test saw nothing", pass, 5*perRow)
+	}
+	if write > 5*perRow/3 {
+		t.Errorf("an insert next to the swept range took %v: it waited for the batch", write)
+	}
+	want := []string{"https://fresh.example/", "https://live.example/1"}
+	if left := keys(t, db, cimdTable(false)); !slices.Equal(left, want) {
+		t.Errorf("%s keeps %v, want %v", cimd, left, want)
+	}
+}
