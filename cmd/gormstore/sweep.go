@@ -28,9 +28,9 @@ With --every it keeps sweeping, one pass per interval (±10%, the first one at a
 random point within the first interval, so that sweepers started together
 spread out), and prints a line per pass. SIGINT or SIGTERM stops it between
 batches: the batch in flight finishes (for up to --stop-timeout; a second
-signal cancels it), then it prints the totals and exits 0. On PostgreSQL,
-concurrent sweepers of the same tables take turns through an advisory lock: a
-pass that finds it taken is skipped.
+signal cancels it), then it prints the totals and exits 0. On PostgreSQL and
+MySQL/MariaDB, concurrent sweepers of the same tables take turns through a lock
+(an advisory lock, GET_LOCK): a pass that finds it taken is skipped.
 `)
 	every := flags.Duration("every", 0, "sweep every `interval` until interrupted, instead of once")
 	batchSize := flags.Int("batch-size", sweeper.DefaultBatchSize, "the most rows one DELETE removes")

@@ -34,12 +34,15 @@ var opNames = [numOps]string{"cimd_get", "cimd_put", "par_push", "par_fetch", "p
 // authorization request costs either store: a CIMD lookup of the client,
 // or a pushed request's life.
 const (
-	// warmShare of the lookups are of clients the cache holds, the hits;
-	// the rest are of new clients, misses that fetch and put.
-	warmShare = 0.95
-	// abandonShare of the pushed requests are fetched but never taken (the
-	// user left at the login page); they expire and the sweeper takes them.
-	abandonShare = 0.10
+	// One lookup in missEvery, across the workers, is of a new client, a
+	// miss that fetches and puts; the rest, 95%, are of clients the cache
+	// holds, the hits. Counted rather than drawn, so that a short run on a
+	// slow database misses too, and the ratio is the same in every run.
+	missEvery = 20
+	// One pushed request in abandonEvery, 10%, is fetched but never taken
+	// (the user left at the login page); it expires and the sweeper takes
+	// it. Counted, as missEvery is.
+	abandonEvery = 10
 	// parTTL is a pushed request's lifetime; RFC 9126 suggests 5 to 600 s.
 	parTTL = 60 * time.Second
 	// shortTTL is the lifetime of what the sweeper should find during the
@@ -66,6 +69,9 @@ type workload struct {
 	run    string // the run's label in every URL it writes
 	expiry time.Time
 
+	// lookups and pushes count the lookups, for missEvery, and the pushed
+	// requests, for abandonEvery.
+	lookups, pushes atomic.Int64
 	// cold numbers the new clients, so that every miss is of a URL not
 	// seen before.
 	cold atomic.Int64
@@ -101,7 +107,7 @@ func (w *workload) work(ctx context.Context, st *workerStats, rng *rand.Rand) {
 func (w *workload) lookup(ctx context.Context, st *workerStats, rng *rand.Rand) {
 	var c client
 	expiry := w.expiry
-	if rng.Float64() < warmShare {
+	if w.lookups.Add(1)%missEvery != 0 {
 		c = w.warm[rng.IntN(len(w.warm))]
 	} else {
 		c = newClient(w.run, "new", int(w.cold.Add(1)))
@@ -128,7 +134,7 @@ func (w *workload) lookup(ctx context.Context, st *workerStats, rng *rand.Rand) 
 func (w *workload) push(ctx context.Context, st *workerStats, rng *rand.Rand) {
 	c := w.warm[rng.IntN(len(w.warm))]
 	params := requestParams(c, rng)
-	abandon := rng.Float64() < abandonShare
+	abandon := w.pushes.Add(1)%abandonEvery == 0
 	ttl := parTTL
 	if abandon {
 		ttl = shortTTL
