@@ -105,10 +105,10 @@ func TestVersion(t *testing.T) {
 		want = "gormstore " + version + " (commit " + revision[:12]
 	}
 	inv := newInvocation(t)
-	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}, {"--dsn", "x.db", "version"}} {
 		r := inv.mustRun(t, args...)
 		if !strings.HasPrefix(r.stdout, want) || !strings.HasSuffix(r.stdout, " "+runtime.GOOS+"/"+runtime.GOARCH+"\n") || r.stderr != "" {
-			t.Errorf("%s: want a line starting %q; %s", args[0], want, r)
+			t.Errorf("%s: want a line starting %q; %s", strings.Join(args, " "), want, r)
 		}
 	}
 	noDatabaseFile(t, inv)

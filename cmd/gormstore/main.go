@@ -197,7 +197,9 @@ func (c *cli) globalFlags(args []string) ([]string, error) {
 			return nil, usagef("flag %s before the command: only --dsn, --help and --version go there (gormstore <command> [flags])", quoteValue(arg))
 		}
 	}
-	if dsn == nil || len(args) == 0 {
+	if dsn == nil || len(args) == 0 || args[0] == "version" || args[0] == "help" {
+		// Neither touches a database: an alias that always passes --dsn
+		// still gets them.
 		return args, nil
 	}
 	// After the command's name: a flag of the command, so that help,

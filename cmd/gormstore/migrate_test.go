@@ -49,7 +49,7 @@ func TestMigrate(t *testing.T) {
 }
 
 // TestMigratePrint: --print writes the up migration of the DSN's dialect
-// and touches no database: the PostgreSQL URL points at a closed port.
+// and touches no database: the servers' DSNs point at a closed port.
 func TestMigratePrint(t *testing.T) {
 	t.Parallel()
 	read := func(fsys fs.FS) string {
@@ -65,6 +65,9 @@ func TestMigratePrint(t *testing.T) {
 		want string
 	}{
 		{"PostgreSQL", []string{"--dsn", "postgres://postgres@127.0.0.1:1/test"}, read(migrate.Postgres)},
+		{"PostgreSQL keyword/value", []string{"--dsn", "host=127.0.0.1 port=1 dbname=test"}, read(migrate.Postgres)},
+		{"MySQL", []string{"--dsn", "root@tcp(127.0.0.1:1)/test?parseTime=True"}, read(migrate.MySQL)},
+		{"MySQL URL", []string{"--dsn", "mysql://root@127.0.0.1:1/test"}, read(migrate.MySQL)},
 		{"SQLite file", []string{"--dsn", "schema.db"}, read(migrate.SQLite)},
 		{"default", nil, read(migrate.SQLite)},
 	}

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/attesto/gormstore/internal/dialect"
+	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/models"
 )
 
@@ -101,4 +102,32 @@ func TestStatsEmpty(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStatsMySQLTimes: the oldest expiry is the instant the stores wrote,
+// in UTC, whether the MySQL driver reads datetimes as text (no parseTime)
+// or as times in the DSN's loc, however far from UTC.
+func TestStatsMySQLTimes(t *testing.T) {
+	t.Parallel()
+	for _, params := range []string{"", "?parseTime=true&loc=Asia%2FTokyo", "?parseTime=true&loc=America%2FNew_York", "?parseTime=true&loc=UTC"} {
+		t.Run(params, func(t *testing.T) {
+			t.Parallel()
+			name := testdb.MySQLDatabase(t)
+			db := testdb.OpenMySQL(t, name, 2)
+			dsn := "root@tcp(" + testdb.MySQLConfig(t, name).Addr + ")/" + name + params
+			inv := newInvocation(t)
+			inv.mustRun(t, "migrate", "--dsn", dsn)
+			oldestCIMD, oldestPAR := seed(t, db, rowCounts{liveCIMD: 1, expiredCIMD: 3, expiredPAR: 2})
+			r := inv.mustRun(t, "stats", "--dsn", dsn, "--json")
+			var got statsReport
+			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+				t.Fatalf("stdout is not a stats object (%v):\n%s", err, r.stdout)
+			}
+			for i, want := range []time.Time{oldestCIMD, oldestPAR} {
+				if s := got.Tables[i]; s.OldestExpiry == nil || !s.OldestExpiry.Equal(want) || s.OldestExpiry.Location() != time.UTC {
+					t.Errorf("%s: oldest expiry %v, want %v in UTC", s.Table, s.OldestExpiry, want.UTC())
+				}
+			}
+		})
+	}
 }
