@@ -152,6 +152,9 @@ type NearCache struct {
 	channel          string
 	check            time.Duration
 	logger           *slog.Logger
+	// notified, when set (by the tests, before Start), is called after
+	// each notification's eviction.
+	notified func(payload string)
 
 	// mu guards the entries, the LRU list, the flights and listening.
 	mu      sync.Mutex

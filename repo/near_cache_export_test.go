@@ -18,3 +18,9 @@ func NearCacheEntrySize(url string, doc map[string]any) int64 {
 	size, _ := measureDocument(url, doc)
 	return size
 }
+
+// SetNearCacheNotified has n call f after each notification's eviction;
+// call it before Start.
+func SetNearCacheNotified(n *NearCache, f func(payload string)) {
+	n.notified = f
+}

@@ -129,6 +129,9 @@ func (n *NearCache) session(ctx context.Context) (bool, error) {
 		case err == nil:
 			n.notifications.Add(1)
 			n.evict(note.Payload)
+			if n.notified != nil {
+				n.notified(note.Payload)
+			}
 			continue
 		case ctx.Err() != nil:
 			return true, nil
