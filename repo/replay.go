@@ -83,9 +83,6 @@ func renderReplay(db *gorm.DB) (replayStatements, error) {
 	s := replayStatements{mysql: dialect.Of(db) == dialect.MySQL}
 	var err error
 	model := &models.Replay{}
-	expired := func(p func(arg) clause.Expression) clause.Expression {
-		return clause.Lte{Column: clause.Column{Table: models.ReplayTable, Name: "expires_at"}, Value: p(argNow)}
-	}
 	// MySQL's upsert counts an unchanged row as affected under the
 	// clientFoundRows DSN option, so there the INSERT's duplicate-key
 	// error hands over to reclaim.
@@ -94,7 +91,9 @@ func renderReplay(db *gorm.DB) (replayStatements, error) {
 			tx = tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "jti"}},
 				DoUpdates: clause.AssignmentColumns([]string{"expires_at"}),
-				Where:     clause.Where{Exprs: []clause.Expression{expired(p)}},
+				Where: clause.Where{Exprs: []clause.Expression{
+					clause.Lte{Column: clause.Column{Table: models.ReplayTable, Name: "expires_at"}, Value: p(argNow)},
+				}},
 			})
 		}
 		return tx.Model(model).Create(map[string]any{"jti": p(argKey), "expires_at": p(argExpiresAt)})
@@ -104,7 +103,8 @@ func renderReplay(db *gorm.DB) (replayStatements, error) {
 	if s.mysql {
 		if s.reclaim, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
 			return tx.Model(model).Where(clause.Eq{Column: clause.Column{Name: "jti"}, Value: p(argKey)}).
-				Where(expired(p)).Updates(map[string]any{"expires_at": p(argExpiresAt)})
+				Where(clause.Lte{Column: clause.Column{Name: "expires_at"}, Value: p(argNow)}).
+				Updates(map[string]any{"expires_at": p(argExpiresAt)})
 		}); err != nil {
 			return s, fmt.Errorf("replay record: %w", err)
 		}

@@ -101,12 +101,14 @@ type Table struct {
 	Key string
 }
 
-// DefaultTables returns the two gormstore tables: the Client ID Metadata
-// Document cache and the Pushed Authorization Request store.
+// DefaultTables returns the three gormstore tables: the Client ID Metadata
+// Document cache, the Pushed Authorization Request store and the replay
+// store.
 func DefaultTables() []Table {
 	return []Table{
 		{Name: models.ClientIDMetadataTable, Key: "url"},
 		{Name: models.PushedAuthorizationRequestTable, Key: "request_uri"},
+		{Name: models.ReplayTable, Key: "jti"},
 	}
 }
 

@@ -28,8 +28,9 @@ import (
 var epoch = repotest.Epoch
 
 const (
-	cimd = models.ClientIDMetadataTable
-	par  = models.PushedAuthorizationRequestTable
+	cimd   = models.ClientIDMetadataTable
+	par    = models.PushedAuthorizationRequestTable
+	replay = models.ReplayTable
 )
 
 // table describes how to fill one table in a test.
@@ -50,6 +51,10 @@ func cimdTable(legacy bool) table {
 
 func parTable(legacy bool) table {
 	return table{name: par, key: "request_uri", doc: "params", legacy: legacy}
+}
+
+func replayTable(legacy bool) table {
+	return table{name: replay, key: "jti", legacy: legacy}
 }
 
 // timeExpr is a timestamptz expression as the table's column stores it.

@@ -41,6 +41,9 @@ func TestSweepDeletesExactlyTheExpiredRows(t *testing.T) {
 			seed(t, db, c, "https://live.example/", 20, epoch.Add(time.Second), time.Second)
 			seed(t, db, p, "urn:expired:", 30, epoch.Add(-time.Hour), time.Minute)
 			seed(t, db, p, "urn:live:", 10, epoch.Add(time.Minute), time.Hour)
+			r := replayTable(sc.legacy)
+			seed(t, db, r, "jti-expired-", 7, epoch.Add(-7*time.Second), time.Second)
+			seed(t, db, r, "jti-live-", 3, epoch.Add(time.Second), time.Second)
 			reports := newResults()
 			s := mustNew(t, db, sweeper.Config{OnSweep: reports.onSweep})
 
@@ -48,7 +51,7 @@ func TestSweepDeletesExactlyTheExpiredRows(t *testing.T) {
 			if err != nil {
 				t.Fatalf("SweepNow: %v", err)
 			}
-			want := map[string]int64{cimd: 50, par: 30}
+			want := map[string]int64{cimd: 50, par: 30, replay: 7}
 			if !maps.Equal(got, want) {
 				t.Errorf("SweepNow deleted %v, want %v", got, want)
 			}
@@ -58,16 +61,19 @@ func TestSweepDeletesExactlyTheExpiredRows(t *testing.T) {
 			if left := keys(t, db, p); !slices.Equal(left, keyRange("urn:live:", 10)) {
 				t.Errorf("%s keeps %v, want exactly the 10 live request_uris", par, left)
 			}
-			r := reports.next(t, time.Second)
-			if r.Outcome != sweeper.OutcomeSwept || r.Err != nil || !r.Now.Equal(epoch) || !maps.Equal(r.Deleted(), want) {
-				t.Errorf("OnSweep got %v %v now=%v deleted=%v; want swept, no error, now=%v, %v", r.Outcome, r.Err, r.Now, r.Deleted(), epoch, want)
+			if left := keys(t, db, r); !slices.Equal(left, keyRange("jti-live-", 3)) {
+				t.Errorf("%s keeps %v, want exactly the 3 live jtis", replay, left)
 			}
-			if len(r.Tables) != 2 || r.Tables[0].Table != cimd || r.Tables[1].Table != par {
-				t.Errorf("OnSweep tables = %+v; want %s then %s", r.Tables, cimd, par)
+			rep := reports.next(t, time.Second)
+			if rep.Outcome != sweeper.OutcomeSwept || rep.Err != nil || !rep.Now.Equal(epoch) || !maps.Equal(rep.Deleted(), want) {
+				t.Errorf("OnSweep got %v %v now=%v deleted=%v; want swept, no error, now=%v, %v", rep.Outcome, rep.Err, rep.Now, rep.Deleted(), epoch, want)
+			}
+			if len(rep.Tables) != 3 || rep.Tables[0].Table != cimd || rep.Tables[1].Table != par || rep.Tables[2].Table != replay {
+				t.Errorf("OnSweep tables = %+v; want %s, %s, then %s", rep.Tables, cimd, par, replay)
 			}
 
 			again, err := s.SweepNow(ctx)
-			if err != nil || !maps.Equal(again, map[string]int64{cimd: 0, par: 0}) {
+			if err != nil || !maps.Equal(again, map[string]int64{cimd: 0, par: 0, replay: 0}) {
 				t.Errorf("second SweepNow = %v, %v; want nothing left to delete", again, err)
 			}
 		})
@@ -85,16 +91,16 @@ func TestRowExpiringAtNowStays(t *testing.T) {
 			if sc.legacy {
 				step = time.Second
 			}
-			for _, tb := range []table{cimdTable(sc.legacy), parTable(sc.legacy)} {
+			for _, tb := range []table{cimdTable(sc.legacy), parTable(sc.legacy), replayTable(sc.legacy)} {
 				seed(t, db, tb, "before", 1, epoch.Add(-step), 0)
 				seed(t, db, tb, "at", 1, epoch, 0)
 				seed(t, db, tb, "after", 1, epoch.Add(step), 0)
 			}
 			got, err := mustNew(t, db, sweeper.Config{}).SweepNow(context.Background())
-			if err != nil || !maps.Equal(got, map[string]int64{cimd: 1, par: 1}) {
+			if err != nil || !maps.Equal(got, map[string]int64{cimd: 1, par: 1, replay: 1}) {
 				t.Fatalf("SweepNow = %v, %v; want one row deleted per table", got, err)
 			}
-			for _, tb := range []table{cimdTable(sc.legacy), parTable(sc.legacy)} {
+			for _, tb := range []table{cimdTable(sc.legacy), parTable(sc.legacy), replayTable(sc.legacy)} {
 				if left := keys(t, db, tb); !slices.Equal(left, []string{"after1", "at1"}) {
 					t.Errorf("%s keeps %v; want the rows expiring at and after now", tb.name, left)
 				}
@@ -114,13 +120,13 @@ func TestOnePassOneNow(t *testing.T) {
 		calls++
 		return epoch.Add(time.Duration(calls-1) * time.Hour)
 	}
-	for _, tb := range []table{cimdTable(false), parTable(false)} {
+	for _, tb := range []table{cimdTable(false), parTable(false), replayTable(false)} {
 		seed(t, db, tb, "expired", 1, epoch.Add(-time.Second), 0)
 		seed(t, db, tb, "live", 1, epoch.Add(30*time.Minute), 0)
 	}
 	reports := newResults()
 	got, err := mustNew(t, db, sweeper.Config{Now: now, OnSweep: reports.onSweep}).SweepNow(context.Background())
-	if err != nil || !maps.Equal(got, map[string]int64{cimd: 1, par: 1}) {
+	if err != nil || !maps.Equal(got, map[string]int64{cimd: 1, par: 1, replay: 1}) {
 		t.Fatalf("SweepNow = %v, %v; want the one expired row of each table", got, err)
 	}
 	if calls != 1 {
