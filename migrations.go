@@ -17,6 +17,6 @@ var PostgresMigrations fs.FS = migrate.Postgres
 // SQLiteMigrations is PostgresMigrations for SQLite.
 var SQLiteMigrations fs.FS = migrate.SQLite
 
-// MySQLMigrations is PostgresMigrations for MariaDB (10.5 or later) and
+// MySQLMigrations is PostgresMigrations for MariaDB (10.6 or later) and
 // MySQL (8.0 or later).
 var MySQLMigrations fs.FS = migrate.MySQL

@@ -1,7 +1,7 @@
 // Package repo is the cluster-shared state of an OAuth 2 authorization
 // server: a cache of validated Client ID Metadata Documents and a store of
 // Pushed Authorization Requests, each kept through GORM in PostgreSQL,
-// MariaDB (10.5 or later) or MySQL (8.0 or later), or in SQLite and in
+// MariaDB (10.6 or later) or MySQL (8.0 or later), or in SQLite and in
 // memory for a single node, development and tests. The GORM stores refuse
 // other databases (ErrUnsupportedDialect).
 //

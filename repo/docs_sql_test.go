@@ -37,7 +37,7 @@ func docStatements(t *testing.T) string {
 	}{
 		{"PostgreSQL", testdb.New(t)},
 		{"SQLite", testdb.NewSQLite(t)},
-		{"MariaDB 10.5 and later", testdb.NewMySQL(t)},
+		{"MariaDB (10.6 and later)", testdb.NewMySQL(t)},
 		{"MySQL 8 (and MariaDB opened with `DisableWithReturning`)", testdb.OpenMySQLWith(t, mysql.Config{
 			DSNConfig: testdb.MySQLConfig(t, testdb.MySQLDatabase(t)), DisableWithReturning: true}, 1)},
 	} {

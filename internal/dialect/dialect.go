@@ -21,7 +21,8 @@ const (
 	// SQLite is SQLite, through a GORM dialector named "sqlite" (the
 	// pure-Go github.com/glebarez/sqlite, or gorm.io/driver/sqlite).
 	SQLite
-	// MySQL is MariaDB (10.5 or later) or MySQL (8.0 or later), through
+	// MySQL is MariaDB (10.6 or later: the sweeper needs SKIP LOCKED) or
+	// MySQL (8.0 or later), through
 	// gorm.io/driver/mysql.
 	MySQL
 )

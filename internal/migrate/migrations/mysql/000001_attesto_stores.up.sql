@@ -1,4 +1,4 @@
--- The gormstore schema on MariaDB (10.5 or later) and MySQL (8.0 or
+-- The gormstore schema on MariaDB (10.6 or later) and MySQL (8.0 or
 -- later), as AutoMigrate creates it. The keys are varbinary, so they
 -- compare byte for byte: a utf8mb4 collation would match case variants
 -- and ignore trailing spaces, and a 2048-character utf8mb4 key would not
