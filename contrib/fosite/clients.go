@@ -42,6 +42,15 @@ type ClientConfig struct {
 	// client: return a *fosite.RFC6749Error to choose what the client is
 	// told, since fosite may send it as it is. Default: none.
 	Customize func(ctx context.Context, doc map[string]any, client *fosite.DefaultOpenIDConnectClient) error
+	// AllowJWKSURI accepts private_key_jwt documents that give their keys
+	// as a jwks_uri rather than inline jwks. fosite fetches a jwks_uri with
+	// its Config.JWKSFetcherStrategy, whose default client has no guard
+	// against internal addresses and follows redirects: with it, anyone
+	// who can publish a document could make the server GET any URL. Set
+	// AllowJWKSURI only once the fosite Config's JWKSFetcherStrategy fetches
+	// through a guarded transport (NewJWKSFetcher). Default: false, and a
+	// document with a jwks_uri is invalid_client.
+	AllowJWKSURI bool
 }
 
 // ClientManager is a fosite.ClientManager that adds Client ID Metadata
@@ -53,7 +62,8 @@ type ClientManager struct {
 	resolver  *cimd.Resolver
 	replay    repo.ReplayStore
 	clients   fosite.ClientManager
-	customize func(context.Context, map[string]any, *fosite.DefaultOpenIDConnectClient) error
+	customize    func(context.Context, map[string]any, *fosite.DefaultOpenIDConnectClient) error
+	allowJWKSURI bool
 }
 
 var _ fosite.ClientManager = (*ClientManager)(nil)
@@ -67,7 +77,7 @@ func NewClientManager(cfg ClientConfig) (*ClientManager, error) {
 	case cfg.Replay == nil:
 		return nil, fmt.Errorf("%w: ClientConfig.Replay is required", ErrConfig)
 	}
-	return &ClientManager{resolver: cfg.Resolver, replay: cfg.Replay, clients: cfg.Clients, customize: cfg.Customize}, nil
+	return &ClientManager{resolver: cfg.Resolver, replay: cfg.Replay, clients: cfg.Clients, customize: cfg.Customize, allowJWKSURI: cfg.AllowJWKSURI}, nil
 }
 
 // JTIPrefix is put before every client assertion jti in the replay store,
@@ -98,7 +108,7 @@ func (m *ClientManager) GetClient(ctx context.Context, id string) (fosite.Client
 		code, description := cimd.OAuthError(err)
 		return nil, oauthError(code).WithHint(description).WithWrap(fmt.Errorf("gormfosite: get client: %w", err))
 	}
-	client, err := clientFromDocument(id, doc)
+	client, err := clientFromDocument(id, doc, m.allowJWKSURI)
 	if err != nil {
 		return nil, fosite.ErrInvalidClient.WithHint("The client metadata document at the client_id URL describes a client this server does not support.").
 			WithWrap(fmt.Errorf("gormfosite: get client %q: %w", id, err))
@@ -174,7 +184,7 @@ func (m *ClientManager) SetClientAssertionJWT(ctx context.Context, jti string, e
 
 // clientFromDocument turns a validated Client ID Metadata Document into a
 // fosite client.
-func clientFromDocument(id string, doc map[string]any) (*fosite.DefaultOpenIDConnectClient, error) {
+func clientFromDocument(id string, doc map[string]any, allowJWKSURI bool) (*fosite.DefaultOpenIDConnectClient, error) {
 	c := &fosite.DefaultOpenIDConnectClient{DefaultClient: &fosite.DefaultClient{ID: id}}
 	var err error
 	if c.RedirectURIs, err = stringList(doc, "redirect_uris", nil); err != nil {
@@ -208,7 +218,7 @@ func clientFromDocument(id string, doc map[string]any) (*fosite.DefaultOpenIDCon
 		c.Public = true
 	case "private_key_jwt":
 		c.TokenEndpointAuthMethod = method
-		if err := keysFromDocument(doc, c); err != nil {
+		if err := keysFromDocument(doc, c, allowJWKSURI); err != nil {
 			return nil, err
 		}
 	default:
@@ -219,7 +229,7 @@ func clientFromDocument(id string, doc map[string]any) (*fosite.DefaultOpenIDCon
 
 // keysFromDocument sets the client's keys from exactly one of jwks and
 // jwks_uri (RFC 7591 section 2: both MUST NOT be present).
-func keysFromDocument(doc map[string]any, c *fosite.DefaultOpenIDConnectClient) error {
+func keysFromDocument(doc map[string]any, c *fosite.DefaultOpenIDConnectClient, allowJWKSURI bool) error {
 	jwks, hasJWKS := doc["jwks"]
 	jwksURI, err := stringField(doc, "jwks_uri")
 	if err != nil {
@@ -228,6 +238,8 @@ func keysFromDocument(doc map[string]any, c *fosite.DefaultOpenIDConnectClient) 
 	switch {
 	case hasJWKS && jwksURI != "":
 		return errors.New("private_key_jwt: jwks and jwks_uri must not both be present (RFC 7591 section 2)")
+	case jwksURI != "" && !allowJWKSURI:
+		return errors.New("private_key_jwt: jwks_uri is not accepted (ClientConfig.AllowJWKSURI); give the keys inline as jwks")
 	case jwksURI != "":
 		u, err := url.Parse(jwksURI)
 		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {

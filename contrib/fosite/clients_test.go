@@ -23,8 +23,8 @@ import (
 )
 
 // newManager returns a ClientManager on db, resolving documents on host
-// (nil: the default, guarded fetch), wrapping clients.
-func newManager(t *testing.T, db *gorm.DB, host *httptest.Server, clients fosite.ClientManager, customize func(context.Context, map[string]any, *fosite.DefaultOpenIDConnectClient) error) *gormfosite.ClientManager {
+// (nil: the default, guarded fetch), with cfg's other settings.
+func newManager(t *testing.T, db *gorm.DB, host *httptest.Server, cfg gormfosite.ClientConfig) *gormfosite.ClientManager {
 	t.Helper()
 	cache, err := repo.NewGormClientIDMetadataCache(db, nil)
 	if err != nil {
@@ -42,7 +42,8 @@ func newManager(t *testing.T, db *gorm.DB, host *httptest.Server, clients fosite
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := gormfosite.NewClientManager(gormfosite.ClientConfig{Resolver: resolver, Replay: replay, Clients: clients, Customize: customize})
+	cfg.Resolver, cfg.Replay = resolver, replay
+	m, err := gormfosite.NewClientManager(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,9 @@ func newManager(t *testing.T, db *gorm.DB, host *httptest.Server, clients fosite
 func TestClientFromDocument(t *testing.T) {
 	host := newDocumentHost(t)
 	key := newClientKey(t)
-	m := newManager(t, openPool(t, newSchema(t), 2), host.Server, nil, nil)
+	db := openPool(t, newSchema(t), 2)
+	m := newManager(t, db, host.Server, gormfosite.ClientConfig{AllowJWKSURI: true})
+	strict := newManager(t, db, host.Server, gormfosite.ClientConfig{})
 	type want struct {
 		public       bool
 		method       string
@@ -68,39 +71,44 @@ func TestClientFromDocument(t *testing.T) {
 		invalidCause string
 	}
 	for _, tc := range []struct {
-		name string
-		doc  map[string]any
-		want want
+		name   string
+		doc    map[string]any
+		want   want
+		strict bool // by the default ClientConfig, AllowJWKSURI false
 	}{
 		{"no method: public, RFC 7591 defaults", map[string]any{"redirect_uris": []string{redirectURI}},
-			want{public: true, method: "none", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, redirects: []string{redirectURI}, signingAlg: "RS256"}},
+			want{public: true, method: "none", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, redirects: []string{redirectURI}, signingAlg: "RS256"}, false},
 		{"none, with its grants, response types and scopes", map[string]any{"token_endpoint_auth_method": "none",
 			"grant_types": []string{"authorization_code", "refresh_token"}, "response_types": []string{"code", "code id_token"},
 			"scope": " openid  profile offline ", "redirect_uris": []string{redirectURI, "https://app.example/cb2"}},
 			want{public: true, method: "none", grants: []string{"authorization_code", "refresh_token"}, responses: []string{"code", "code id_token"},
-				scopes: []string{"openid", "profile", "offline"}, redirects: []string{redirectURI, "https://app.example/cb2"}, signingAlg: "RS256"}},
+				scopes: []string{"openid", "profile", "offline"}, redirects: []string{redirectURI, "https://app.example/cb2"}, signingAlg: "RS256"}, false},
 		{"private_key_jwt with jwks", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks(t), "token_endpoint_auth_signing_alg": "ES256"},
-			want{method: "private_key_jwt", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, keys: 1, signingAlg: "ES256"}},
+			want{method: "private_key_jwt", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, keys: 1, signingAlg: "ES256"}, false},
 		{"private_key_jwt with jwks_uri", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example/jwks.json"},
-			want{method: "private_key_jwt", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, jwksURI: "https://app.example/jwks.json", signingAlg: "RS256"}},
+			want{method: "private_key_jwt", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, jwksURI: "https://app.example/jwks.json", signingAlg: "RS256"}, false},
+		{"private_key_jwt with jwks_uri, by default", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://app.example/jwks.json"},
+			want{invalidCause: "jwks_uri is not accepted"}, true},
+		{"private_key_jwt with jwks, by default", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks(t), "token_endpoint_auth_signing_alg": "ES256"},
+			want{method: "private_key_jwt", grants: []string{"authorization_code"}, responses: []string{"code"}, scopes: []string{}, keys: 1, signingAlg: "ES256"}, true},
 		{"private_key_jwt with both", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": key.jwks(t), "jwks_uri": "https://app.example/jwks.json"},
-			want{invalidCause: "must not both"}},
+			want{invalidCause: "must not both"}, false},
 		{"private_key_jwt with neither", map[string]any{"token_endpoint_auth_method": "private_key_jwt"},
-			want{invalidCause: "needs jwks or jwks_uri"}},
+			want{invalidCause: "needs jwks or jwks_uri"}, false},
 		{"private_key_jwt with an http jwks_uri", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://app.example/jwks.json"},
-			want{invalidCause: "not an https URL"}},
+			want{invalidCause: "not an https URL"}, false},
 		{"private_key_jwt with an empty jwks", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": map[string]any{"keys": []any{}}},
-			want{invalidCause: "no keys"}},
+			want{invalidCause: "no keys"}, false},
 		{"private_key_jwt with a private key", map[string]any{"token_endpoint_auth_method": "private_key_jwt", "jwks": privateJWKS(t, key)},
-			want{invalidCause: "not a public key"}},
+			want{invalidCause: "not a public key"}, false},
 		{"tls_client_auth", map[string]any{"token_endpoint_auth_method": "tls_client_auth"},
-			want{invalidCause: "not supported"}},
+			want{invalidCause: "not supported"}, false},
 		{"scope not a string", map[string]any{"scope": []string{"openid"}},
-			want{invalidCause: "scope is not a string"}},
+			want{invalidCause: "scope is not a string"}, false},
 		{"redirect_uris not strings", map[string]any{"redirect_uris": []any{1}},
-			want{invalidCause: "redirect_uris holds a value"}},
+			want{invalidCause: "redirect_uris holds a value"}, false},
 		{"grant_types not an array", map[string]any{"grant_types": "authorization_code"},
-			want{invalidCause: "grant_types is not an array"}},
+			want{invalidCause: "grant_types is not an array"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clientID := host.serve("/"+randomString(6)+"/client.json", func(id string) map[string]any {
@@ -110,7 +118,11 @@ func TestClientFromDocument(t *testing.T) {
 				}
 				return doc
 			})
-			got, err := m.GetClient(context.Background(), clientID)
+			manager := m
+			if tc.strict {
+				manager = strict
+			}
+			got, err := manager.GetClient(context.Background(), clientID)
 			if tc.want.invalidCause != "" {
 				assertClientError(t, err, "invalid_client", host.URL)
 				if !strings.Contains(errors.Unwrap(err).Error(), tc.want.invalidCause) {
@@ -196,7 +208,7 @@ func TestGetClientResolutionErrors(t *testing.T) {
 	gone := httptest.NewTLSServer(http.NotFoundHandler())
 	goneURL := gone.URL
 	gone.Close()
-	m := newManager(t, openPool(t, newSchema(t), 2), host.Server, nil, nil)
+	m := newManager(t, openPool(t, newSchema(t), 2), host.Server, gormfosite.ClientConfig{})
 	withSecret := host.serve("/secret.json", func(id string) map[string]any {
 		return map[string]any{"client_id": id, "client_secret": "s3cret"}
 	})
@@ -225,7 +237,7 @@ func TestGetClientResolutionErrors(t *testing.T) {
 	}
 	// The default transport refuses loopback: a document on it is
 	// invalid_client too, and says nothing of why.
-	def := newManager(t, openPool(t, newSchema(t), 2), nil, nil, nil)
+	def := newManager(t, openPool(t, newSchema(t), 2), nil, gormfosite.ClientConfig{})
 	_, err := def.GetClient(context.Background(), host.serve("/ok.json", func(id string) map[string]any { return map[string]any{"client_id": id} }))
 	assertClientError(t, err, "invalid_client", host.URL)
 	if !errors.Is(err, cimd.ErrForbiddenAddress) {
@@ -239,8 +251,8 @@ func TestGetClientOtherIDs(t *testing.T) {
 	mem := storage.NewMemoryStore()
 	mem.Clients[appClientID] = &fosite.DefaultClient{ID: appClientID}
 	db := openPool(t, newSchema(t), 2)
-	wrapped := newManager(t, db, nil, mem, nil)
-	alone := newManager(t, db, nil, nil, nil)
+	wrapped := newManager(t, db, nil, gormfosite.ClientConfig{Clients: mem})
+	alone := newManager(t, db, nil, gormfosite.ClientConfig{})
 	ctx := context.Background()
 	if c, err := wrapped.GetClient(ctx, appClientID); err != nil || c != mem.Clients[appClientID] {
 		t.Fatalf("registered client: %v %v", c, err)
@@ -286,7 +298,7 @@ func TestGetClientCustomize(t *testing.T) {
 		}, "access_denied", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newManager(t, openPool(t, newSchema(t), 2), host.Server, nil, tc.customize)
+			m := newManager(t, openPool(t, newSchema(t), 2), host.Server, gormfosite.ClientConfig{Customize: tc.customize})
 			c, err := m.GetClient(context.Background(), clientID)
 			if tc.code != "" {
 				var rfc *fosite.RFC6749Error
@@ -308,7 +320,7 @@ func TestGetClientCustomize(t *testing.T) {
 func TestClientAssertionJTI(t *testing.T) {
 	schema := newSchema(t)
 	dbA, dbB := openPool(t, schema, 8), openPool(t, schema, 8)
-	a, b := newManager(t, dbA, nil, nil, nil), newManager(t, dbB, nil, nil, nil)
+	a, b := newManager(t, dbA, nil, gormfosite.ClientConfig{}), newManager(t, dbB, nil, gormfosite.ClientConfig{})
 	ctx := context.Background()
 	exp := time.Now().Add(time.Minute)
 
@@ -378,7 +390,7 @@ func TestClientAssertionJTI(t *testing.T) {
 // nothing; a database failure is server_error; neither says why.
 func TestClientAssertionJTIErrors(t *testing.T) {
 	db := openPool(t, newSchema(t), 2)
-	m := newManager(t, db, nil, nil, nil)
+	m := newManager(t, db, nil, gormfosite.ClientConfig{})
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string

@@ -83,6 +83,9 @@ type clusterOptions struct {
 	// loopback, which the nodes' resolvers may reach (cimd's loopback
 	// opt-in, with the host's certificate trusted).
 	documentHost *httptest.Server
+	// jwksURI accepts documents with a jwks_uri, fetched from
+	// documentHost by NewJWKSFetcher.
+	jwksURI bool
 }
 
 type cluster struct {
@@ -128,7 +131,7 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 			st.PARStorage, st.ClientManager = ownRedirectURI{c.mem}, c.mem
 		} else {
 			c.pools[i] = openPool(t, schema, 8)
-			st.PARStorage, st.ClientManager = newGormNode(t, c.pools[i], c.mem, opts.documentHost)
+			st.PARStorage, st.ClientManager = newGormNode(t, c.pools[i], c.mem, opts.documentHost, opts.jwksURI)
 		}
 		if opts.gate != nil {
 			st.PARStorage = gatedPAR{st.PARStorage, opts.gate}
@@ -144,6 +147,9 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 			AudienceMatchingStrategy: fosite.DefaultAudienceMatchingStrategy,
 		}
 		cfg.ClientSecretsHasher = &fosite.BCrypt{Config: cfg}
+		if opts.jwksURI {
+			cfg.JWKSFetcherStrategy = gormfosite.NewJWKSFetcher(&gormfosite.JWKSFetcherConfig{Client: loopbackClient(opts.documentHost)})
+		}
 		n := &node{name: name, provider: compose.ComposeAllEnabled(cfg, st, signingKey())}
 		srv := httptest.NewServer(n.handler(opts.helper))
 		t.Cleanup(srv.Close)
@@ -155,7 +161,7 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 
 // newGormNode returns one node's PAR storage and client manager on its
 // own pool.
-func newGormNode(t *testing.T, db *gorm.DB, mem *storage.MemoryStore, documentHost *httptest.Server) (*gormfosite.PARStorage, *gormfosite.ClientManager) {
+func newGormNode(t *testing.T, db *gorm.DB, mem *storage.MemoryStore, documentHost *httptest.Server, jwksURI bool) (*gormfosite.PARStorage, *gormfosite.ClientManager) {
 	t.Helper()
 	replay, err := repo.NewGormReplayStore(db, nil)
 	if err != nil {
@@ -173,7 +179,7 @@ func newGormNode(t *testing.T, db *gorm.DB, mem *storage.MemoryStore, documentHo
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients, err := gormfosite.NewClientManager(gormfosite.ClientConfig{Resolver: resolver, Replay: replay, Clients: mem})
+	clients, err := gormfosite.NewClientManager(gormfosite.ClientConfig{Resolver: resolver, Replay: replay, Clients: mem, AllowJWKSURI: jwksURI})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +201,17 @@ func newGormNode(t *testing.T, db *gorm.DB, mem *storage.MemoryStore, documentHo
 // guarded transport with its loopback opt-in, trusting host's
 // certificate.
 func loopbackFetch(host *httptest.Server) cimd.FetchFunc {
+	return cimd.HTTPFetch(loopbackClient(host))
+}
+
+// loopbackClient is a client on cimd's guarded transport with its loopback
+// opt-in, trusting host's certificate.
+func loopbackClient(host *httptest.Server) *http.Client {
 	roots := x509.NewCertPool()
 	roots.AddCert(host.Certificate())
 	tr := cimd.NewTransport(&cimd.TransportConfig{AllowLoopback: true})
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots}
-	return cimd.HTTPFetch(&http.Client{Transport: tr})
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
 }
 
 // gate holds each GetPARSession until n have returned.

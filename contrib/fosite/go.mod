@@ -7,6 +7,7 @@ replace github.com/attesto/gormstore => ../..
 require (
 	github.com/attesto/gormstore v0.0.0-00010101000000-000000000000
 	github.com/go-jose/go-jose/v3 v3.0.3
+	github.com/hashicorp/go-retryablehttp v0.7.7
 	github.com/ory/fosite v0.49.0
 	go.uber.org/goleak v1.3.0
 	gorm.io/driver/postgres v1.6.3
@@ -40,7 +41,6 @@ require (
 	github.com/gorilla/websocket v1.5.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.18.1 // indirect
 	github.com/hashicorp/go-cleanhttp v0.5.2 // indirect
-	github.com/hashicorp/go-retryablehttp v0.7.7 // indirect
 	github.com/hashicorp/hcl v1.0.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
