@@ -59,9 +59,9 @@ type ClientConfig struct {
 // fosite client; any other goes to the wrapped manager. Client assertion
 // jtis are recorded in a repo.ReplayStore. Make one with NewClientManager.
 type ClientManager struct {
-	resolver  *cimd.Resolver
-	replay    repo.ReplayStore
-	clients   fosite.ClientManager
+	resolver     *cimd.Resolver
+	replay       repo.ReplayStore
+	clients      fosite.ClientManager
 	customize    func(context.Context, map[string]any, *fosite.DefaultOpenIDConnectClient) error
 	allowJWKSURI bool
 }
