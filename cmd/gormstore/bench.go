@@ -147,7 +147,7 @@ func (c *cli) benchTables(ctx context.Context, db *gorm.DB, t target, mode openM
 		return fmt.Errorf("create the tables in %s: %w", t, err)
 	}
 	if !cfg.json {
-		fmt.Fprintf(c.stdout, "created %s in %s\n", strings.Join(missing, " and "), t)
+		fmt.Fprintf(c.stdout, "created %s in %s\n", listOf(missing), t)
 	}
 	return nil
 }

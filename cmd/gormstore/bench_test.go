@@ -50,7 +50,7 @@ func TestBenchOnAFreshMachine(t *testing.T) {
 	inv := newInvocation(t)
 	args := []string{"bench", "--duration", "1s", "--concurrency", "2", "--clients", "50", "--expired", "20", "--sweep-every", "200ms", "--progress", "always"}
 	r := inv.mustRun(t, args...)
-	if !strings.HasPrefix(r.stdout, "created attesto_client_id_metadata and attesto_pushed_authorization_requests in sqlite gormstore.db\n") {
+	if !strings.HasPrefix(r.stdout, "created attesto_client_id_metadata, attesto_pushed_authorization_requests and dpop_replays in sqlite gormstore.db\n") {
 		t.Errorf("does not say it created the tables:\n%s", r.stdout)
 	}
 	if _, err := os.Stat(filepath.Join(inv.dir, defaultSQLiteFile)); err != nil {

@@ -22,8 +22,23 @@ import (
 	"github.com/attesto/gormstore/models"
 )
 
-// tables are the stores' tables, in the order every report lists them.
-var tables = []string{models.ClientIDMetadataTable, models.PushedAuthorizationRequestTable}
+// tables are the stores' tables, in the order every report lists them:
+// those AutoMigrate creates.
+var tables = func() []string {
+	var names []string
+	for _, m := range models.All() {
+		names = append(names, m.(interface{ TableName() string }).TableName())
+	}
+	return names
+}()
+
+// listOf is names as prose: "a", "a and b", "a, b and c".
+func listOf(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
 
 // openMode says whether opening a SQLite file may create it.
 type openMode int
@@ -176,5 +191,5 @@ func requireTables(ctx context.Context, db *gorm.DB, t target) error {
 	case 1:
 		return fmt.Errorf("table %s does not exist in %s; run `gormstore migrate` first", missing[0], t)
 	}
-	return fmt.Errorf("tables %s do not exist in %s; run `gormstore migrate` first", strings.Join(missing, " and "), t)
+	return fmt.Errorf("tables %s do not exist in %s; run `gormstore migrate` first", listOf(missing), t)
 }

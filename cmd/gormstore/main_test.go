@@ -297,14 +297,15 @@ func forEachBackend(t *testing.T, test func(t *testing.T, dsn string, db *gorm.D
 
 // rowCounts are rows to seed, per table and state.
 type rowCounts struct {
-	liveCIMD, expiredCIMD, livePAR, expiredPAR int
+	liveCIMD, expiredCIMD, livePAR, expiredPAR, liveReplay, expiredReplay int
 }
 
 // seed writes rows through the stores, as a service would: live documents
-// expiring in an hour and requests in parTTL, expired ones an hour ago and
-// one second apart (every database keeps the microseconds). It returns the earliest
-// expiry per table, the zero time for a table it left empty.
-func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Time) {
+// and replays expiring in an hour and requests in parTTL, expired ones an
+// hour ago and one second apart (every database keeps the microseconds).
+// It returns the earliest expiry per table, in tables' order, the zero
+// time for a table it left empty.
+func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldest [3]time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -327,6 +328,14 @@ func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Ti
 		if err != nil {
 			return err
 		}
+		replays, err := repo.NewGormReplayStore(tx, nil)
+		if err != nil {
+			return err
+		}
+		oldReplays, err := repo.NewGormReplayStore(tx, past)
+		if err != nil {
+			return err
+		}
 		doc := func(u string) map[string]any { return map[string]any{"client_id": u, "client_name": "Test"} }
 		for i := range n.liveCIMD {
 			u := fmt.Sprintf("https://live-%d.example/client.json", i)
@@ -340,7 +349,7 @@ func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Ti
 			if err := oldCache.Put(ctx, u, doc(u), exp); err != nil {
 				return err
 			}
-			oldestCIMD = exp
+			oldest[0] = exp
 		}
 		params := map[string]any{"client_id": "https://app.example/client.json", "response_type": "code"}
 		for range n.livePAR {
@@ -355,14 +364,26 @@ func seed(t *testing.T, db *gorm.DB, n rowCounts) (oldestCIMD, oldestPAR time.Ti
 			if err := oldPARs.Put(ctx, repo.NewRequestURI(), params, ttl); err != nil {
 				return err
 			}
-			oldestPAR = parPast.Add(ttl)
+			oldest[1] = parPast.Add(ttl)
+		}
+		for i := range n.liveReplay {
+			if _, err := replays.CheckAndRecord(ctx, fmt.Sprintf("live-%d", i), now.Add(time.Hour)); err != nil {
+				return err
+			}
+		}
+		for i := range n.expiredReplay {
+			exp := now.Add(-time.Hour - time.Duration(i)*time.Second)
+			if _, err := oldReplays.CheckAndRecord(ctx, fmt.Sprintf("expired-%d", i), exp); err != nil {
+				return err
+			}
+			oldest[2] = exp
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	return oldestCIMD, oldestPAR
+	return oldest
 }
 
 // tableLine returns the fields of the line of out that starts with name.

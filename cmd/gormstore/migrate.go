@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"slices"
 
 	"github.com/attesto/gormstore/internal/migrate"
@@ -16,8 +15,8 @@ library's AutoMigrate does: it never alters or drops anything, so it is safe to
 run again, and concurrent runs wait for each other (an advisory lock on
 PostgreSQL, GET_LOCK on MySQL/MariaDB, BEGIN IMMEDIATE on SQLite).
 
---print writes the SQL of the DSN's database instead (the up migration, for
-golang-migrate, Atlas or goose), without connecting.
+--print writes the SQL of the DSN's database instead (the up migrations, in
+order, as golang-migrate, Atlas or goose would run them), without connecting.
 `)
 	printSQL := flags.Bool("print", false, "print the schema's SQL for the database's dialect instead of running it")
 	if err := flags.parse(c.stdout, args); err != nil {
@@ -58,15 +57,15 @@ golang-migrate, Atlas or goose), without connecting.
 	return nil
 }
 
-// printSchema writes the up migration of t's dialect.
+// printSchema writes the up migrations of t's dialect.
 func (c *cli) printSchema(t target) error {
 	files := migrate.For(t.kind)
 	if files == nil {
 		return fmt.Errorf("no migration for %s", t)
 	}
-	sql, err := fs.ReadFile(files, migrate.UpFile)
+	sql, err := migrate.Up(files)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", migrate.UpFile, err)
+		return fmt.Errorf("read the up migrations: %w", err)
 	}
 	_, err = c.stdout.Write(sql)
 	return err

@@ -19,7 +19,7 @@ func TestStats(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dsn string, db *gorm.DB) {
 		inv := newInvocation(t)
 		inv.mustRun(t, "migrate", "--dsn", dsn)
-		oldestCIMD, oldestPAR := seed(t, db, rowCounts{liveCIMD: 7, expiredCIMD: 5, livePAR: 3, expiredPAR: 4})
+		oldest := seed(t, db, rowCounts{liveCIMD: 7, expiredCIMD: 5, livePAR: 3, expiredPAR: 4, liveReplay: 2, expiredReplay: 6})
 		kind := kindOf(t, dsn)
 
 		r := inv.mustRun(t, "stats", "--dsn", dsn, "--json")
@@ -32,9 +32,9 @@ func TestStats(t *testing.T) {
 		want := []struct {
 			live, expired int64
 			oldest        time.Time
-		}{{7, 5, oldestCIMD}, {3, 4, oldestPAR}}
-		if len(got.Tables) != 2 {
-			t.Fatalf("%d tables, want 2: %+v", len(got.Tables), got)
+		}{{7, 5, oldest[0]}, {3, 4, oldest[1]}, {2, 6, oldest[2]}}
+		if len(got.Tables) != len(want) {
+			t.Fatalf("%d tables, want %d: %+v", len(got.Tables), len(want), got)
 		}
 		for i, tt := range want {
 			s := got.Tables[i]
@@ -117,13 +117,13 @@ func TestStatsMySQLTimes(t *testing.T) {
 			dsn := "root@tcp(" + testdb.MySQLConfig(t, name).Addr + ")/" + name + params
 			inv := newInvocation(t)
 			inv.mustRun(t, "migrate", "--dsn", dsn)
-			oldestCIMD, oldestPAR := seed(t, db, rowCounts{liveCIMD: 1, expiredCIMD: 3, expiredPAR: 2})
+			oldest := seed(t, db, rowCounts{liveCIMD: 1, expiredCIMD: 3, expiredPAR: 2, expiredReplay: 4})
 			r := inv.mustRun(t, "stats", "--dsn", dsn, "--json")
 			var got statsReport
 			if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
 				t.Fatalf("stdout is not a stats object (%v):\n%s", err, r.stdout)
 			}
-			for i, want := range []time.Time{oldestCIMD, oldestPAR} {
+			for i, want := range oldest {
 				if s := got.Tables[i]; s.OldestExpiry == nil || !s.OldestExpiry.Equal(want) || s.OldestExpiry.Location() != time.UTC {
 					t.Errorf("%s: oldest expiry %v, want %v in UTC", s.Table, s.OldestExpiry, want.UTC())
 				}

@@ -22,7 +22,7 @@ func TestSweep(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, dsn string, db *gorm.DB) {
 		inv := newInvocation(t)
 		inv.mustRun(t, "migrate", "--dsn", dsn)
-		seed(t, db, rowCounts{liveCIMD: 5, expiredCIMD: 250, livePAR: 6, expiredPAR: 30})
+		seed(t, db, rowCounts{liveCIMD: 5, expiredCIMD: 250, livePAR: 6, expiredPAR: 30, liveReplay: 4, expiredReplay: 100})
 
 		r := inv.mustRun(t, "sweep", "--dsn", dsn, "--batch-size", "100")
 		wantSwept(t, r.stdout, map[string][2]string{
@@ -30,16 +30,18 @@ func TestSweep(t *testing.T) {
 			models.ClientIDMetadataTable: {"250", "3"},
 			// 30 rows: one short batch.
 			models.PushedAuthorizationRequestTable: {"30", "1"},
-			"total":                                {"280", "4"},
+			// 100 rows: a full batch, and an empty one that finds the end.
+			models.ReplayTable: {"100", "2"},
+			"total":            {"380", "6"},
 		})
 		if !strings.HasPrefix(r.stdout, "swept ") || r.stderr != "" {
 			t.Errorf("want a summary and no stderr; %s", r)
 		}
-		wantRows(t, db, 5, 6)
+		wantRows(t, db, 5, 6, 4)
 
 		r = inv.mustRun(t, "sweep", "--dsn", dsn)
-		wantSwept(t, r.stdout, map[string][2]string{"total": {"0", "2"}})
-		wantRows(t, db, 5, 6)
+		wantSwept(t, r.stdout, map[string][2]string{"total": {"0", "3"}})
+		wantRows(t, db, 5, 6, 4)
 	})
 }
 
@@ -53,7 +55,7 @@ func TestSweepEveryStopsOnSignal(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, dsn string, db *gorm.DB) {
 				inv := newInvocation(t)
 				inv.mustRun(t, "migrate", "--dsn", dsn)
-				seed(t, db, rowCounts{liveCIMD: 3, expiredCIMD: 120, livePAR: 2, expiredPAR: 40})
+				seed(t, db, rowCounts{liveCIMD: 3, expiredCIMD: 120, livePAR: 2, expiredPAR: 40, liveReplay: 1, expiredReplay: 7})
 
 				s := inv.start(t, "sweep", "--dsn", dsn, "--every", "200ms", "--batch-size", "50")
 				s.waitOutput(t, "every 200ms, the first pass within 200ms; stop with SIGINT", false, time.Minute)
@@ -64,7 +66,7 @@ func TestSweepEveryStopsOnSignal(t *testing.T) {
 				if r.code != 0 || r.stderr != "" {
 					t.Fatalf("want exit 0 and no stderr after %v; %s", sig, r)
 				}
-				if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\S+ pass 1: swept attesto_client_id_metadata=120 attesto_pushed_authorization_requests=40 in `).MatchString(r.stdout) {
+				if !regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT\S+ pass 1: swept attesto_client_id_metadata=120 attesto_pushed_authorization_requests=40 dpop_replays=7 in `).MatchString(r.stdout) {
 					t.Errorf("no first pass line deleting the backlog:\n%s", r.stdout)
 				}
 				if !strings.Contains(r.stdout, sig.String()+": stopping after the batch in flight") {
@@ -74,10 +76,10 @@ func TestSweepEveryStopsOnSignal(t *testing.T) {
 					t.Errorf("no stop summary:\n%s", r.stdout)
 				}
 				total := tableLine(t, r.stdout, "total")
-				if total[1] != "160" {
-					t.Errorf("total deleted %s, want 160:\n%s", total[1], r.stdout)
+				if total[1] != "167" {
+					t.Errorf("total deleted %s, want 167:\n%s", total[1], r.stdout)
 				}
-				wantRows(t, db, 3, 2)
+				wantRows(t, db, 3, 2, 1)
 			})
 		})
 	}
@@ -217,7 +219,7 @@ func wantSwept(t *testing.T, out string, want map[string][2]string) {
 }
 
 // wantRows checks what is left in the tables.
-func wantRows(t *testing.T, db *gorm.DB, cimd, par int64) {
+func wantRows(t *testing.T, db *gorm.DB, cimd, par, replays int64) {
 	t.Helper()
 	ctx := context.Background()
 	var n int64
@@ -226,5 +228,8 @@ func wantRows(t *testing.T, db *gorm.DB, cimd, par int64) {
 	}
 	if err := db.WithContext(ctx).Model(&models.PushedAuthorizationRequest{}).Count(&n).Error; err != nil || n != par {
 		t.Errorf("%d requests left (%v), want %d", n, err, par)
+	}
+	if err := db.WithContext(ctx).Model(&models.Replay{}).Count(&n).Error; err != nil || n != replays {
+		t.Errorf("%d replays left (%v), want %d", n, err, replays)
 	}
 }
