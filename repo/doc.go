@@ -25,4 +25,6 @@
 //
 // The stores fail closed: a store without a database returns ErrNoDB and a
 // database error is returned as an error, never as a miss.
+//
+// NearCache serves a node's hot CIMD documents from memory in front of a shared cache, evicted across nodes.
 package repo
