@@ -110,7 +110,8 @@ type ExpiringClientIDMetadataCache interface {
 // NearCache is a ClientIDMetadataCache in this process's memory in front
 // of a shared one (the "near cache" of a cluster): a hit is served without
 // a database statement, and it is checked, by cimd.Resolver, as every
-// cache hit is.
+// cache hit is. Make one with NewNearCache; a zero NearCache fails every
+// call with ErrNoDB.
 //
 // An entry never outlives the shared entry's expires_at (for the GORM and
 // memory caches, and an ExpiringClientIDMetadataCache; any other cache's
@@ -281,6 +282,9 @@ func orDefault[T comparable](v, def T) T {
 // its document without a statement; otherwise the shared cache is read,
 // once for all concurrent callers of url.
 func (n *NearCache) Get(ctx context.Context, url string) (map[string]any, bool, error) {
+	if n == nil || n.inner == nil {
+		return nil, false, fmt.Errorf("gormstore: cimd get: %w", ErrNoDB)
+	}
 	for {
 		now := n.now()
 		n.mu.Lock()
@@ -432,6 +436,9 @@ func (n *NearCache) DeleteAll(ctx context.Context) error {
 // entry (every entry for ""), also when the write failed: its outcome is
 // then unknown.
 func (n *NearCache) write(ctx context.Context, op, url string, write func(ClientIDMetadataCache) error) error {
+	if n == nil || n.inner == nil {
+		return fmt.Errorf("gormstore: %s: %w", op, ErrNoDB)
+	}
 	var err error
 	if n.announce != nil && announceable(url) {
 		err = n.announce(ctx, op, url, write)
@@ -473,6 +480,9 @@ func (n *NearCache) clearLocked() {
 
 // Stats returns the cache's counters.
 func (n *NearCache) Stats() NearCacheStats {
+	if n == nil {
+		return NearCacheStats{}
+	}
 	n.mu.Lock()
 	entries, bytes, listening := len(n.entries), n.bytes, n.listening
 	n.mu.Unlock()

@@ -24,7 +24,7 @@ const (
 // Listen there is nothing to run and Start returns nil. A second Start is
 // a no-op; a Start after Stop is an error and starts nothing.
 func (n *NearCache) Start(ctx context.Context) error {
-	if n == nil {
+	if n == nil || n.inner == nil {
 		return fmt.Errorf("gormstore: near cache: start: %w", ErrNoDB)
 	}
 	n.life.Lock()

@@ -622,6 +622,24 @@ func TestNearCacheConfig(t *testing.T) {
 	if _, err := repo.NewNearCache(mem, nil); err != nil {
 		t.Fatalf("NewNearCache with a nil config: %v", err)
 	}
+	var zero repo.NearCache
+	ctx := context.Background()
+	if _, _, err := zero.Get(ctx, nearURL); !errors.Is(err, repo.ErrNoDB) {
+		t.Errorf("Get on a zero NearCache = %v, want ErrNoDB", err)
+	}
+	for name, err := range map[string]error{
+		"Put":       zero.Put(ctx, nearURL, nearDoc(nearURL), time.Now().Add(time.Hour)),
+		"Delete":    zero.Delete(ctx, nearURL),
+		"DeleteAll": zero.DeleteAll(ctx),
+		"Start":     zero.Start(ctx),
+	} {
+		if !errors.Is(err, repo.ErrNoDB) {
+			t.Errorf("%s on a zero NearCache = %v, want ErrNoDB", name, err)
+		}
+	}
+	if err := zero.Stop(ctx); err != nil {
+		t.Errorf("Stop on a zero NearCache = %v", err)
+	}
 	listen := (&listener{}).listen
 	for name, cfg := range map[string]repo.NearCacheConfig{
 		"negative Lifetime":         {Lifetime: -time.Second},
