@@ -434,12 +434,12 @@ func TestReliabilityKeysAreLiteral(t *testing.T) {
 	}
 }
 
-// The size limits are configurable, and their documented defaults (README:
+// The size limits are configurable, and their documented defaults (docs/semantics.md:
 // 64 KiB, 32 levels) are what a zero Limits enforces.
 func TestReliabilityDocumentedLimitDefaults(t *testing.T) {
 	t.Parallel()
 	if changesets.DefaultMaxDocumentBytes != 64<<10 || changesets.DefaultMaxDepth != 32 || changesets.MaxKeyBytes != 2048 {
-		t.Errorf("defaults are %d bytes, %d levels, keys %d bytes; the README documents 64 KiB, 32, 2048",
+		t.Errorf("defaults are %d bytes, %d levels, keys %d bytes; docs/semantics.md documents 64 KiB, 32, 2048",
 			changesets.DefaultMaxDocumentBytes, changesets.DefaultMaxDepth, changesets.MaxKeyBytes)
 	}
 	c := repo.NewMemoryClientIDMetadataCache(nil)

@@ -10,7 +10,7 @@ import (
 )
 
 // SQLiteDSN is the DSN of a SQLite database file at path, set up as the
-// README advises: write-ahead logging, so readers never wait for the
+// docs/databases.md advises: write-ahead logging, so readers never wait for the
 // writer, and a busy timeout, so a writer waits for another instead of
 // failing with SQLITE_BUSY.
 func SQLiteDSN(path string) string {
