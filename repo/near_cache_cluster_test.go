@@ -171,11 +171,13 @@ func TestNearCacheListenerReconnects(t *testing.T) {
 	// Kill B's listening backend, and keep B from reconnecting for now.
 	lb.block(true)
 	var killed bool
+	killedAt := time.Now()
 	mustDo(t, "pg_terminate_backend", admin.Raw("SELECT pg_terminate_backend(?)", lb.lastPID()).Scan(&killed).Error)
 	if !killed {
 		t.Fatal("pg_terminate_backend found no backend")
 	}
 	waitFor(t, "B notices the lost connection", func() bool { return !b.Stats().Listening })
+	t.Logf("B noticed its killed backend after %v", time.Since(killedAt).Round(time.Millisecond))
 	if st := b.Stats(); st.Entries != 0 {
 		t.Fatalf("B's Stats = %+v: entries kept after the connection was lost", st)
 	}
@@ -199,7 +201,9 @@ func TestNearCacheListenerReconnects(t *testing.T) {
 	mustDo(t, "Put v3 on A", a.Put(ctx, nearURL, v3, exp))
 	mustGet(t, "B within Lifetime, stale", b, nearURL, v2)
 	lb.block(false)
+	unblockedAt := time.Now()
 	waitFor(t, "B reconnects", func() bool { st := b.Stats(); return st.Listening && st.Connects == 2 })
+	t.Logf("B listened again %v after the server took connections again (retries back off up to 5 s)", time.Since(unblockedAt).Round(time.Millisecond))
 	if st := b.Stats(); st.Entries != 0 {
 		t.Fatalf("B's Stats = %+v: entries kept across the reconnection", st)
 	}
