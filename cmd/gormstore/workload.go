@@ -107,7 +107,9 @@ func (w *workload) work(ctx context.Context, st *workerStats, rng *rand.Rand) {
 func (w *workload) lookup(ctx context.Context, st *workerStats, rng *rand.Rand) {
 	var c client
 	expiry := w.expiry
-	if w.lookups.Add(1)%missEvery != 0 {
+	// The first lookup is a miss, then one in missEvery: even the
+	// shortest run puts.
+	if w.lookups.Add(1)%missEvery != 1 {
 		c = w.warm[rng.IntN(len(w.warm))]
 	} else {
 		c = newClient(w.run, "new", int(w.cold.Add(1)))
@@ -134,7 +136,7 @@ func (w *workload) lookup(ctx context.Context, st *workerStats, rng *rand.Rand) 
 func (w *workload) push(ctx context.Context, st *workerStats, rng *rand.Rand) {
 	c := w.warm[rng.IntN(len(w.warm))]
 	params := requestParams(c, rng)
-	abandon := w.pushes.Add(1)%abandonEvery == 0
+	abandon := w.pushes.Add(1)%abandonEvery == 1
 	ttl := parTTL
 	if abandon {
 		ttl = shortTTL
