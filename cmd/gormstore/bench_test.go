@@ -23,20 +23,22 @@ func TestBenchJSON(t *testing.T) {
 		// --migrate: the bench creates the tables where --dsn names a
 		// database without them.
 		r := inv.mustRun(t, "bench", "--dsn", dsn, "--migrate", "--json", "--duration", "2s",
-			"--concurrency", "4", "--clients", "200", "--expired", "300", "--sweep-every", "200ms")
+			"--concurrency", "4", "--clients", "200", "--expired", "100", "--sweep-every", "200ms")
 		got := decodeBench(t, r.stdout)
 		if r.stderr != "" {
 			t.Errorf("stderr: %s", r.stderr)
 		}
 		checkBench(t, got, 4)
-		if got.Sweeper.Deleted < 600 {
-			t.Errorf("the sweeper deleted %d rows, want at least the 600 seeded", got.Sweeper.Deleted)
+		// A backlog the sweeper's batches of 50 clear within the run even
+		// on a loaded machine: 100 rows in each of two tables.
+		if got.Sweeper.Deleted < 200 {
+			t.Errorf("the sweeper deleted %d rows, want at least the 200 seeded", got.Sweeper.Deleted)
 		}
 		if got.Interrupted || got.DurationSec < 2 || got.DurationSec > 30 {
 			t.Errorf("ran %.3fs (interrupted %v), want 2s and a little", got.DurationSec, got.Interrupted)
 		}
-		if got.Seeded != 300 || got.Clients != 200 {
-			t.Errorf("seeded %d and %d clients, want 300 and 200", got.Seeded, got.Clients)
+		if got.Seeded != 100 || got.Clients != 200 {
+			t.Errorf("seeded %d and %d clients, want 100 and 200", got.Seeded, got.Clients)
 		}
 	})
 }
