@@ -43,11 +43,7 @@ func (c *GormClientIDMetadataCache) Get(ctx context.Context, url string) (map[st
 	if !changesets.ValidKey(url) {
 		return nil, false, nil
 	}
-	db := c.db.primary
-	if c.cimdReplicas {
-		db = c.db.gorm
-	}
-	return readDocument(ctx, db, c.stmt.get, &args{argKey: url, argNow: c.db.time(c.now())}, "cimd get", "url")
+	return readDocument(c.db.on(ctx, c.cimdReplicas), c.stmt.get, &args{argKey: url, argNow: c.db.time(c.now())}, "cimd get", "url")
 }
 
 // Put implements ClientIDMetadataCache. The upsert replaces the document
@@ -63,7 +59,7 @@ func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadat
 	if err != nil {
 		return fmt.Errorf("gormstore: cimd put: %w", err)
 	}
-	_, err = exec(ctx, c.db.primary, c.stmt.put, &args{
+	_, err = exec(c.db.on(ctx, false), c.stmt.put, &args{
 		argKey: row.URL, argDoc: string(row.Metadata), argExpiresAt: c.db.time(row.ExpiresAt), argInsertedAt: c.db.time(row.InsertedAt),
 	}, "cimd put", "url")
 	return err
@@ -77,7 +73,7 @@ func (c *GormClientIDMetadataCache) Delete(ctx context.Context, url string) erro
 	if !changesets.ValidKey(url) {
 		return nil
 	}
-	_, err := exec(ctx, c.db.primary, c.stmt.del, &args{argKey: url}, "cimd delete", "url")
+	_, err := exec(c.db.on(ctx, false), c.stmt.del, &args{argKey: url}, "cimd delete", "url")
 	return err
 }
 
@@ -86,6 +82,6 @@ func (c *GormClientIDMetadataCache) DeleteAll(ctx context.Context) error {
 	if c == nil || c.db.gorm == nil {
 		return ErrNoDB
 	}
-	_, err := exec(ctx, c.db.primary, c.stmt.delAll, &args{}, "cimd delete all", "url")
+	_, err := exec(c.db.on(ctx, false), c.stmt.delAll, &args{}, "cimd delete all", "url")
 	return err
 }

@@ -47,7 +47,7 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 	if err != nil {
 		return fmt.Errorf("gormstore: par put: %w", err)
 	}
-	n, err := exec(ctx, p.db.primary, p.stmt.put, &args{
+	n, err := exec(p.db.on(ctx, false), p.stmt.put, &args{
 		argKey: row.RequestURI, argDoc: string(row.Params), argExpiresAt: p.db.time(row.ExpiresAt), argInsertedAt: p.db.time(row.InsertedAt),
 	}, "par put", "request_uri")
 	if err != nil {
@@ -65,7 +65,7 @@ func (p *GormPARStore) Fetch(ctx context.Context, requestURI string) (map[string
 	if !p.usable(requestURI) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.primary, p.stmt.fetch, &args{argKey: requestURI, argNow: p.db.time(p.now())}, "par fetch", "request_uri")
+	return readDocument(p.db.on(ctx, false), p.stmt.fetch, &args{argKey: requestURI, argNow: p.db.time(p.now())}, "par fetch", "request_uri")
 }
 
 // FetchForClient implements ClientBoundPARStore.
@@ -73,7 +73,7 @@ func (p *GormPARStore) FetchForClient(ctx context.Context, requestURI, clientID 
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
 		return nil, false, p.dbErr()
 	}
-	return readDocument(ctx, p.db.primary, p.stmt.fetchForClient,
+	return readDocument(p.db.on(ctx, false), p.stmt.fetchForClient,
 		&args{argKey: requestURI, argNow: p.db.time(p.now()), argClientID: clientID}, "par fetch for client", "request_uri")
 }
 
@@ -90,7 +90,7 @@ func (p *GormPARStore) Take(ctx context.Context, requestURI string) (map[string]
 	if !p.stmt.returning {
 		return p.takeInTwo(ctx, p.stmt.fetch, a, "par take")
 	}
-	return readDocument(ctx, p.db.primary, p.stmt.take, a, "par take", "request_uri")
+	return readDocument(p.db.on(ctx, false), p.stmt.take, a, "par take", "request_uri")
 }
 
 // TakeForClient implements ClientBoundPARStore.
@@ -102,18 +102,18 @@ func (p *GormPARStore) TakeForClient(ctx context.Context, requestURI, clientID s
 	if !p.stmt.returning {
 		return p.takeInTwo(ctx, p.stmt.fetchForClient, a, "par take for client")
 	}
-	return readDocument(ctx, p.db.primary, p.stmt.takeForClient, a, "par take for client", "request_uri")
+	return readDocument(p.db.on(ctx, false), p.stmt.takeForClient, a, "par take for client", "request_uri")
 }
 
 // takeInTwo is Take on a server without DELETE ... RETURNING: read with
 // fetch, then delete the row read; only the caller whose delete removed
 // it gets it.
 func (p *GormPARStore) takeInTwo(ctx context.Context, fetch statement, a *args, op string) (map[string]any, bool, error) {
-	params, found, err := readDocument(ctx, p.db.primary, fetch, a, op, "request_uri")
+	params, found, err := readDocument(p.db.on(ctx, false), fetch, a, op, "request_uri")
 	if err != nil || !found {
 		return nil, false, err
 	}
-	n, err := exec(ctx, p.db.primary, p.stmt.takeDelete, a, op, "request_uri")
+	n, err := exec(p.db.on(ctx, false), p.stmt.takeDelete, a, op, "request_uri")
 	if err != nil || n == 0 {
 		return nil, false, err
 	}

@@ -147,9 +147,9 @@ func (r *GormReplayStore) CheckAndRecord(ctx context.Context, jti string, expire
 		return false, fmt.Errorf("gormstore: replay record: %w", err)
 	}
 	a := &args{argKey: jti, argExpiresAt: r.db.time(exp), argNow: r.db.time(r.now())}
-	n, err := exec(ctx, r.db.primary, r.stmt.record, a, "replay record", "jti")
+	n, err := exec(r.db.on(ctx, false), r.stmt.record, a, "replay record", "jti")
 	if r.stmt.mysql && errors.Is(err, ErrDuplicate) {
-		n, err = exec(ctx, r.db.primary, r.stmt.reclaim, a, "replay record", "jti")
+		n, err = exec(r.db.on(ctx, false), r.stmt.reclaim, a, "replay record", "jti")
 	}
 	if err != nil {
 		return false, err
@@ -165,7 +165,7 @@ func (r *GormReplayStore) Seen(ctx context.Context, jti string) (bool, error) {
 	if !changesets.ValidKey(jti) {
 		return false, nil
 	}
-	_, found, err := query(ctx, r.db.primary, r.stmt.seen, &args{argKey: jti, argNow: r.db.time(r.now())})
+	_, found, err := query(r.db.on(ctx, false), r.stmt.seen, &args{argKey: jti, argNow: r.db.time(r.now())})
 	if err != nil {
 		return false, dbError("replay seen", "jti", err)
 	}

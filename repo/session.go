@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -28,6 +29,8 @@ type storeDB struct {
 	gorm    *gorm.DB
 	primary *gorm.DB
 	kind    dialect.Kind
+	// resolver reports that primary carries dbresolver's mark.
+	resolver bool
 }
 
 // session derives the store's session from db, or fails on a database the
@@ -47,8 +50,20 @@ func session(db *gorm.DB) (storeDB, error) {
 		// A session carrying dbresolver's own write mark; every statement
 		// derived from it copies the mark.
 		s.primary = s.gorm.Clauses(dbresolver.Write).Session(&gorm.Session{})
+		s.resolver = true
 	}
 	return s, nil
+}
+
+// on returns the session one call runs its statement on, in ctx: the
+// primary's, or, with replicaOK, whichever dbresolver picks. Without a mark
+// to carry, each call starts a fresh statement (NewDB), which spares GORM
+// cloning the session's statement a second time in Raw and Exec.
+func (s storeDB) on(ctx context.Context, replicaOK bool) *gorm.DB {
+	if s.resolver && !replicaOK {
+		return s.primary.WithContext(ctx)
+	}
+	return s.gorm.Session(&gorm.Session{NewDB: true, Context: ctx})
 }
 
 // dbresolverCallback is the name under which gorm.io/plugin/dbresolver

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -252,8 +251,8 @@ func renderPAR(db *gorm.DB) (parStatements, error) {
 // readDocument runs st, a statement that returns at most one row of one
 // JSON column, on db in ctx, and gives the stores' answer: a database
 // error is an error, no row is a miss, and a row is its decoded document.
-func readDocument(ctx context.Context, db *gorm.DB, st statement, a *args, op, keyField string) (map[string]any, bool, error) {
-	doc, found, err := query(ctx, db, st, a)
+func readDocument(db *gorm.DB, st statement, a *args, op, keyField string) (map[string]any, bool, error) {
+	doc, found, err := query(db, st, a)
 	if err != nil {
 		return nil, false, dbError(op, keyField, err)
 	}
@@ -267,11 +266,11 @@ func readDocument(ctx context.Context, db *gorm.DB, st statement, a *args, op, k
 	return m, true, nil
 }
 
-// query runs st through GORM's Raw and Rows, so the caller's logger,
-// plugins, TranslateError and DryRun see it, and returns the text of the
-// first column of its row, if any.
-func query(ctx context.Context, db *gorm.DB, st statement, a *args) (string, bool, error) {
-	rows, err := db.WithContext(ctx).Raw(st.text, st.bind(a)...).Rows()
+// query runs st on db, a session of storeDB.on, through GORM's Raw and
+// Rows, so the caller's logger, plugins, TranslateError and DryRun see it,
+// and returns the text of the first column of its row, if any.
+func query(db *gorm.DB, st statement, a *args) (string, bool, error) {
+	rows, err := db.Raw(st.text, st.bind(a)...).Rows()
 	if err != nil {
 		return "", false, err
 	}
@@ -286,10 +285,10 @@ func query(ctx context.Context, db *gorm.DB, st statement, a *args) (string, boo
 	return doc, true, rows.Close()
 }
 
-// exec runs st, a write, through GORM's Exec and returns the rows it
-// affected.
-func exec(ctx context.Context, db *gorm.DB, st statement, a *args, op, keyField string) (int64, error) {
-	res := db.WithContext(ctx).Exec(st.text, st.bind(a)...)
+// exec runs st, a write, on db, a session of storeDB.on, through GORM's
+// Exec and returns the rows it affected.
+func exec(db *gorm.DB, st statement, a *args, op, keyField string) (int64, error) {
+	res := db.Exec(st.text, st.bind(a)...)
 	if res.Error != nil {
 		return 0, dbError(op, keyField, res.Error)
 	}
