@@ -8,13 +8,15 @@
 # MySQL server at TEST_MYSQL_URL (default
 # root@tcp(127.0.0.1:3306)/test?charset=utf8mb4&parseTime=True&loc=Local),
 # each with its database, then runs gofmt, go vet and go test -race. Extra
-# arguments go to go test, e.g. bash scripts/test.sh -run TestFoo -v
+# arguments go to go test (each run of it), e.g.
+#   bash scripts/test.sh -run TestFoo -v
 #
 # With GORMSTORE_LONG=1 (CI sets it) it then also runs the whole suite a
 # second time on the latest GORM and drivers (go get -u in a copy of the
-# module; GORMSTORE_LATEST=1 asks for that run alone, GORMSTORE_LATEST=0
-# skips it) and fuzzes every fuzz target for GORMSTORE_FUZZTIME (default 15s)
-# each. With GORMSTORE_SERVERS_ONLY=1 it stops once both servers answer.
+# module; GORMSTORE_LATEST=1 asks for that second run without the fuzzing,
+# GORMSTORE_LATEST=0 skips it) and fuzzes every fuzz target for
+# GORMSTORE_FUZZTIME (default 15s) each. With GORMSTORE_SERVERS_ONLY=1 it
+# stops once both servers answer.
 #
 # PostgreSQL: when nothing answers at a local URL it first starts the
 # machine's Debian cluster on that port, if there is one, and otherwise a
@@ -27,8 +29,8 @@
 # MariaDB: when nothing answers at a local DSN it starts the machine's
 # MariaDB server with its own configuration (installing mariadb-server with
 # apt-get if there is none); it keeps running after the script (stop it with
-# mysqladmin -uroot shutdown). If such a server refuses root without a
-# password over TCP because root logs in by unix_socket only, as on a fresh
+# mysqladmin -uroot shutdown). If a local server refuses the DSN's root
+# without a password because root logs in by unix_socket only, as on a fresh
 # Debian install, it lets root also log in with an empty password (run as
 # root through the socket: ALTER USER root@localhost IDENTIFIED VIA
 # unix_socket OR mysql_native_password USING PASSWORD('')) and says so.
@@ -456,9 +458,10 @@ say "running go vet ./..."
 go vet ./...
 say "go vet passed in $(since "$step")"
 
-# The estimates are for the whole suite on 2 cores with a warm build cache.
+# The estimates are for the whole suite on 2 idle cores with a warm build
+# cache; a busy machine takes two or three times as long.
 step=$SECONDS
-say "running go test -race ./... on the GORM versions in go.mod (about 3 min)"
+say "running go test -race ./... on the GORM versions in go.mod (about 4 min)"
 go test -race -count=1 "$@" ./...
 say "go test -race passed in $(since "$step")"
 
@@ -500,7 +503,7 @@ if [[ ${GORMSTORE_LATEST:-${GORMSTORE_LONG:-0}} == 1 ]]; then
 			say "  $mod $version (go.mod: $pinned)"
 		fi
 	done <<<"$versions"
-	say "running go test -race ./... on the latest GORM (about 5 min: new versions compile first)"
+	say "running go test -race ./... on the latest GORM (about 4 min, more while new versions compile)"
 	(cd "$copy" && go test -race -count=1 "$@" ./...)
 	say "the run on the latest GORM passed in $(since "$step")"
 fi
