@@ -465,13 +465,23 @@ say "running go test -race ./... on the GORM versions in go.mod (about 4 min)"
 go test -race -count=1 "$@" ./...
 say "go test -race passed in $(since "$step")"
 
+# The integrations under contrib/ are modules of their own (so the core's
+# dependencies do not grow): ./... above does not reach them.
+for mod in contrib/*/; do
+	[[ -f $mod/go.mod ]] || continue
+	step=$SECONDS
+	say "running go vet and go test -race in ${mod%/} (a module of its own)"
+	(cd "$mod" && go vet ./... && go test -race -count=1 "$@" ./...)
+	say "${mod%/} passed in $(since "$step")"
+done
+
 # GORMSTORE_LATEST=1, or GORMSTORE_LONG=1 (.ci/run) unless GORMSTORE_LATEST=0,
 # runs the suite again on the latest GORM and drivers: Go's module selection
 # gives an application the newest GORM any of its modules requires, so the
 # stores must pass on what consumers will actually link. Only GORM and its
 # drivers are upgraded (with their own dependencies, go get -u), not the
 # module's other dependencies, so a failure here points at GORM.
-latest_mods=(gorm.io/gorm gorm.io/driver/postgres gorm.io/driver/mysql gorm.io/datatypes github.com/glebarez/sqlite)
+latest_mods=(gorm.io/gorm gorm.io/driver/postgres gorm.io/driver/mysql gorm.io/datatypes gorm.io/plugin/dbresolver github.com/glebarez/sqlite)
 # What those bring along, printed for the record.
 latest_deps=(github.com/jackc/pgx/v5 github.com/go-sql-driver/mysql github.com/glebarez/go-sqlite modernc.org/sqlite)
 if [[ ${GORMSTORE_LATEST:-${GORMSTORE_LONG:-0}} == 1 ]]; then
