@@ -84,8 +84,8 @@ type batch struct {
 
 // deleteBatch runs one batch statement on db: rows of t that expired
 // before now, from expires_at from onwards (used by PostgreSQL's form
-// only).
-func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, from time.Time) (batch, error) {
+// only). pinned says db is the connection the pass pinned for its lock.
+func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, from time.Time, pinned bool) (batch, error) {
 	table := clause.Table{Name: t.Name}
 	key := clause.Column{Name: t.Key}
 	exp := clause.Column{Name: expiresAt}
@@ -111,8 +111,20 @@ func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, fr
 	}
 	var b batch
 	var newest sql.NullTime
-	row := db.WithContext(ctx).Raw(pgBatch, table, key, key, table, exp, from, exp, now, exp, n, exp, now, exp, exp).Row()
-	if err := row.Scan(&b.deleted, &newest); err != nil {
+	run := func(db *gorm.DB) error {
+		return db.Raw(pgBatch, table, key, key, table, exp, from, exp, now, exp, n, exp, now, exp, exp).Row().Scan(&b.deleted, &newest)
+	}
+	var err error
+	if pinned && s.routed {
+		// dbresolver leaves a statement in a transaction on the connection
+		// it was given and moves any other to a pool of its choosing, away
+		// from the lock. The transaction costs two round trips (BEGIN,
+		// COMMIT) per batch, hence only under dbresolver.
+		err = db.WithContext(ctx).Transaction(run)
+	} else {
+		err = run(db.WithContext(ctx))
+	}
+	if err != nil {
 		return batch{}, err
 	}
 	b.newest = newest.Time
@@ -120,15 +132,17 @@ func (s *Sweeper) deleteBatch(ctx context.Context, db *gorm.DB, t Table, now, fr
 }
 
 // sweepTable deletes t's rows that expired before now, batch by batch,
-// each batch committed on its own (an autocommit statement, or on
-// MariaDB/MySQL a transaction of one statement), run in stmt, so that it
-// holds its row locks for one batch only. It stops at the first short batch
-// (nothing more to delete, or the rest is locked by someone else and is
-// the next pass's), at the first error, or, before the next batch, when
-// ctx ends.
-func (s *Sweeper) sweepTable(ctx, stmt context.Context, db *gorm.DB, t Table, now time.Time) TableResult {
+// each batch committed on its own (an autocommit statement, or a
+// transaction of one statement on MariaDB/MySQL and on a pinned
+// PostgreSQL connection under dbresolver), run in stmt, so that it holds
+// its row locks for one batch only. It stops at the first short
+// batch (nothing more to delete, or the rest is locked by someone else
+// and is the next pass's), at the first error, or, before the next batch,
+// when ctx ends or lease, if not nil, cannot be renewed; renewErr tells
+// the last apart.
+func (s *Sweeper) sweepTable(ctx, stmt context.Context, db *gorm.DB, t Table, now time.Time, pinned bool, lease *heldLease) (r TableResult, renewErr bool) {
 	start := time.Now()
-	r := TableResult{Table: t.Name}
+	r = TableResult{Table: t.Name}
 	// The zero time, year 1, is before any expiry a store writes.
 	var from time.Time
 	for {
@@ -136,7 +150,14 @@ func (s *Sweeper) sweepTable(ctx, stmt context.Context, db *gorm.DB, t Table, no
 			r.Err = fmt.Errorf("sweeper: sweep %q: %w", t.Name, context.Cause(ctx))
 			break
 		}
-		b, err := s.deleteBatch(stmt, db, t, now, from)
+		if lease != nil {
+			if err := s.renewLease(stmt, lease); err != nil {
+				r.Err = tableError(stmt, t.Name, err)
+				renewErr = true
+				break
+			}
+		}
+		b, err := s.deleteBatch(stmt, db, t, now, from, pinned)
 		if err != nil {
 			r.Err = tableError(stmt, t.Name, err)
 			break
@@ -149,7 +170,7 @@ func (s *Sweeper) sweepTable(ctx, stmt context.Context, db *gorm.DB, t Table, no
 		from = b.newest
 	}
 	r.Duration = time.Since(start)
-	return r
+	return r, renewErr
 }
 
 // tableError names the table and, when the statement failed because ctx

@@ -20,6 +20,8 @@ import (
 // seeded with expired and live rows in both tables.
 type cluster struct {
 	nodes []*gorm.DB
+	// expiredCIMD and expiredPAR are the expired rows seeded.
+	expiredCIMD, expiredPAR int
 }
 
 const (
@@ -30,11 +32,16 @@ const (
 
 func newCluster(t *testing.T, b backend, nodes int) cluster {
 	t.Helper()
-	c := cluster{nodes: b.open(t, nodes, 2)}
+	c := cluster{nodes: b.open(t, nodes, 2), expiredCIMD: clusterExpiredCIMD, expiredPAR: clusterExpiredPAR}
+	if !b.rowLocks {
+		// SQLite, pure Go under the race detector, deletes about a
+		// thousand rows a second.
+		c.expiredCIMD, c.expiredPAR = clusterExpiredCIMD/10, clusterExpiredPAR/10
+	}
 	db := c.nodes[0]
-	b.seed(t, db, cimdTable(false), "https://expired.example/", clusterExpiredCIMD, epoch.Add(-48*time.Hour), time.Second)
+	b.seed(t, db, cimdTable(false), "https://expired.example/", c.expiredCIMD, epoch.Add(-48*time.Hour), time.Second)
 	b.seed(t, db, cimdTable(false), "https://live.example/", clusterLive, epoch.Add(time.Microsecond), time.Second)
-	b.seed(t, db, parTable(false), "urn:expired:", clusterExpiredPAR, epoch.Add(-48*time.Hour), time.Second)
+	b.seed(t, db, parTable(false), "urn:expired:", c.expiredPAR, epoch.Add(-48*time.Hour), time.Second)
 	b.seed(t, db, parTable(false), "urn:live:", clusterLive, epoch.Add(time.Microsecond), time.Second)
 	return c
 }
@@ -67,6 +74,12 @@ func TestNodesSweepingAtOnce(t *testing.T) {
 	}
 	for _, b := range backends {
 		for _, tc := range cases {
+			// Without row locks, nodes with locks of their own would only
+			// take turns at SQLite's write lock; with a lease, 4 nodes
+			// cover what 2 do.
+			if (tc.distinctKeys && !b.rowLocks) || (b.lease && tc.nodes == 2) {
+				continue
+			}
 			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
 				nodesSweepingAtOnce(t, b, tc.nodes, tc.distinctKeys)
@@ -79,7 +92,7 @@ func nodesSweepingAtOnce(t *testing.T, b backend, nodes int, distinctKeys bool) 
 	c := newCluster(t, b, nodes)
 	sweepers := make([]*sweeper.Sweeper, nodes)
 	for i, db := range c.nodes {
-		cfg := sweeper.Config{BatchSize: 100}
+		cfg := b.config(sweeper.Config{BatchSize: 100})
 		if distinctKeys {
 			cfg.LockKey = rand.Int64()
 		}
@@ -123,7 +136,7 @@ func nodesSweepingAtOnce(t *testing.T, b backend, nodes int, distinctKeys bool) 
 		t.Fatal("no node swept")
 	}
 	// Each row is deleted by exactly one node.
-	want := map[string]int64{cimd: clusterExpiredCIMD, par: clusterExpiredPAR, replay: 0}
+	want := map[string]int64{cimd: int64(c.expiredCIMD), par: int64(c.expiredPAR), replay: 0}
 	if fmt.Sprint(total) != fmt.Sprint(want) {
 		t.Errorf("nodes deleted %v in all, want %v", total, want)
 	}
@@ -163,7 +176,7 @@ func nodeLoopsTakeTurns(t *testing.T, b backend) {
 	reports := newResults()
 	var sweepers []*sweeper.Sweeper
 	for _, db := range c.nodes {
-		s := mustNew(t, db, sweeper.Config{Interval: 20 * time.Millisecond, BatchSize: 100, OnSweep: reports.onSweep})
+		s := mustNew(t, db, b.config(sweeper.Config{Interval: 20 * time.Millisecond, BatchSize: 100, OnSweep: reports.onSweep}))
 		if err := s.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -197,8 +210,8 @@ func nodeLoopsTakeTurns(t *testing.T, b backend) {
 	if counts[sweeper.OutcomeSkipped] == 0 {
 		t.Error("no loop skipped a pass: the nodes did not exclude each other")
 	}
-	if deleted == 0 || deleted > clusterExpiredCIMD+clusterExpiredPAR {
-		t.Errorf("loops report %d rows deleted, want some and at most the %d expired", deleted, clusterExpiredCIMD+clusterExpiredPAR)
+	if expired := int64(c.expiredCIMD + c.expiredPAR); deleted == 0 || deleted > expired {
+		t.Errorf("loops report %d rows deleted, want some and at most the %d expired", deleted, expired)
 	}
 	c.check(t)
 }

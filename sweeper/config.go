@@ -3,6 +3,7 @@ package sweeper
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -79,15 +80,72 @@ type Config struct {
 	// lock key; on MariaDB/MySQL the named lock "gormstore sweeper "
 	// followed by the key as 16 hex digits (GET_LOCK). A pass holds it on
 	// one connection of the pool, which its batches then use; SQLite
-	// ignores it. Default (0): derived on every pass from the
-	// connection's current schema (PostgreSQL's current_schema(),
-	// MariaDB/MySQL's DATABASE()) and the table names, so that sweepers
-	// of the same tables exclude each other while sweepers of other
-	// schemas, other databases or other tables on the same server do
-	// not. Set it to share one lock between sweepers whose names differ
-	// only in spelling (a table named with and without its schema).
+	// ignores it. With Lease set, the lease row is named as MariaDB's
+	// lock is, on every database. Default (0): derived on every pass from
+	// the connection's current schema (PostgreSQL's current_schema(),
+	// MariaDB/MySQL's DATABASE(); none on SQLite) and the table names, so
+	// that sweepers of the same tables exclude each other while sweepers
+	// of other schemas, other databases or other tables on the same
+	// server do not. Set it to share one lock between sweepers whose
+	// names differ only in spelling (a table named with and without its
+	// schema).
 	LockKey int64
+	// Lease, if set, replaces the session lock with a lease: a row in a
+	// table, taken by one UPDATE that succeeds only when the lease is free
+	// or expired, renewed during a long pass and released at its end (see
+	// Lease). It is for databases whose session locks do not exclude
+	// (CockroachDB's pg_try_advisory_lock always answers true), do not
+	// exist, or do not survive a connection pooler that hands each
+	// transaction another server connection (PgBouncer's transaction
+	// mode); and it gives SQLite files shared by several processes one
+	// sweeper at a time. Default (nil): the session lock on PostgreSQL
+	// and MariaDB/MySQL, no lock on SQLite.
+	Lease *Lease
 }
+
+// Lease configures the sweep lock as a lease row; see Config.Lease.
+//
+// Every statement of the lease runs on the pool, none on a pinned
+// connection, and times are the database's clock, never the nodes': a
+// lease is free once its expires_at has passed on the server. A pass
+// takes the lease with a fresh random token, so ownership never rests on
+// Holder: two nodes given the same Holder still exclude each other.
+type Lease struct {
+	// Table is the table of the lease rows, one per lock name; like a
+	// Tables name it may be schema-qualified. The sweeper creates it on
+	// first use when it is missing (CREATE TABLE IF NOT EXISTS; see the
+	// package docs for its columns), which needs the CREATE privilege; a
+	// table created beforehand needs only SELECT, INSERT and UPDATE.
+	// Default (empty): DefaultLeaseTable.
+	Table string
+	// Holder names this node in the lease row, for operators looking at
+	// who swept last: at most 255 bytes of UTF-8 without NUL.
+	// Default (empty): the host name and process id, "host:pid".
+	Holder string
+	// TTL is how long a lease lasts from its take or its last renewal, on
+	// the database's clock: a node that dies while holding it delays the
+	// next pass by at most TTL. A pass renews it between batches once half
+	// of it has gone by; a pass that finds its lease taken by another
+	// node (its renewal came too late, a batch having run longer than
+	// TTL/2) stops with ErrLeaseLost. At least a second.
+	// Default (0): DefaultLeaseTTL.
+	TTL time.Duration
+}
+
+// Lease defaults.
+const (
+	// DefaultLeaseTable is Lease.Table's default.
+	DefaultLeaseTable = "gormstore_sweeper_leases"
+	// DefaultLeaseTTL is Lease.TTL's default: far longer than a batch,
+	// short enough that a node that died holding the lease costs one
+	// skipped interval or so.
+	DefaultLeaseTTL = 30 * time.Second
+	// minLeaseTTL is the shortest Lease.TTL: SQLite keeps lease times to
+	// the millisecond, and a renewal must come well within the TTL.
+	minLeaseTTL = time.Second
+	// maxHolderBytes fits the holder column of every dialect.
+	maxHolderBytes = 255
+)
 
 // Table names a table to sweep: rows with expires_at before the pass's
 // cut-off are deleted, Key being the column that identifies a row.
@@ -123,6 +181,15 @@ type settings struct {
 	timeout   time.Duration
 	jitter    float64
 	lockKey   int64
+	// lease is nil for the session lock.
+	lease *leaseSettings
+}
+
+// leaseSettings are a validated Lease with its defaults filled in.
+type leaseSettings struct {
+	table  string
+	holder string
+	ttl    time.Duration
 }
 
 func (c Config) settings() (settings, error) {
@@ -147,6 +214,13 @@ func (c Config) settings() (settings, error) {
 		return s, fmt.Errorf("%w: Timeout %v is negative", ErrInvalidConfig, c.Timeout)
 	case !(c.Jitter >= 0 && c.Jitter < 1): // also rejects NaN
 		return s, fmt.Errorf("%w: Jitter %v is not in [0, 1)", ErrInvalidConfig, c.Jitter)
+	}
+	if c.Lease != nil {
+		l, err := c.Lease.settings()
+		if err != nil {
+			return s, err
+		}
+		s.lease = &l
 	}
 	if s.batchSize == 0 {
 		s.batchSize = DefaultBatchSize
@@ -176,6 +250,38 @@ func (c Config) settings() (settings, error) {
 			return s, fmt.Errorf("%w: table %q is listed twice", ErrInvalidConfig, t.Name)
 		}
 		seen[t.Name] = true
+	}
+	return s, nil
+}
+
+func (l Lease) settings() (leaseSettings, error) {
+	s := leaseSettings{table: l.Table, holder: l.Holder, ttl: l.TTL}
+	if s.table == "" {
+		s.table = DefaultLeaseTable
+	}
+	if s.holder == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "unknown-host"
+		}
+		if len(host) > 200 { // leaves room for the pid within maxHolderBytes
+			host = strings.ToValidUTF8(host[:200], "?")
+		}
+		s.holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultLeaseTTL
+	}
+	if err := (Table{Name: s.table, Key: "name"}).validate(); err != nil {
+		return s, fmt.Errorf("%w (Lease.Table)", err)
+	}
+	switch {
+	case len(s.holder) > maxHolderBytes:
+		return s, fmt.Errorf("%w: Lease.Holder is longer than %d bytes", ErrInvalidConfig, maxHolderBytes)
+	case !utf8.ValidString(s.holder) || strings.ContainsRune(s.holder, 0):
+		return s, fmt.Errorf("%w: Lease.Holder is not UTF-8 without NUL", ErrInvalidConfig)
+	case s.ttl < minLeaseTTL:
+		return s, fmt.Errorf("%w: Lease.TTL %v is shorter than %v", ErrInvalidConfig, s.ttl, minLeaseTTL)
 	}
 	return s, nil
 }

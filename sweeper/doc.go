@@ -27,6 +27,46 @@
 // (PostgreSQL) or database (MariaDB/MySQL) and the table names, or set by
 // Config.LockKey. SQLite sweeps without a lock.
 //
+// Under gorm.io/plugin/dbresolver, which moves a statement outside a
+// transaction to a pool of its choosing, the lock statements and, on
+// PostgreSQL, each batch run in a transaction of their own on the pinned
+// connection, which dbresolver leaves where it is (MariaDB/MySQL batches
+// are transactions anyway). Without dbresolver a PostgreSQL batch is one
+// autocommit statement, saving the transaction's two round trips.
+//
+// # A lease instead of the session lock
+//
+// With Config.Lease the lock is a row of a lease table instead: one row
+// per lock name (the MariaDB lock's name, on every database), holding who
+// took it last, a random token, and when it expires on the database's
+// clock. A pass takes the lease in one statement,
+//
+//	UPDATE leases SET holder = $holder, token = $fresh, expires_at = now() + $ttl
+//	WHERE name = $name AND expires_at <= now()
+//
+// which matches the row only if the lease is free or expired (when the
+// row does not exist yet, an INSERT that does nothing on conflict takes
+// its place); renews it between batches once half of Lease.TTL has gone
+// by (UPDATE ... WHERE name = $name AND token = $token); and releases it
+// at its end by setting expires_at to now. A node that dies holding the
+// lease delays the next pass by at most the TTL. Every statement runs on
+// the pool, none on a pinned connection, so the lease also works behind a
+// pooler in transaction mode and on engines whose session locks do not
+// exclude (docs/engines.md). The sweeper creates the table on first use
+// if it is missing; created beforehand, it needs only SELECT, INSERT and
+// UPDATE. On PostgreSQL:
+//
+//	CREATE TABLE gormstore_sweeper_leases (
+//	    name       text        NOT NULL PRIMARY KEY,
+//	    holder     text        NOT NULL,
+//	    token      text        NOT NULL,
+//	    expires_at timestamptz NOT NULL
+//	);
+//
+// On MariaDB/MySQL name is varchar(64), holder varchar(255), token
+// char(32) and expires_at datetime(6) holding UTC; on SQLite expires_at
+// is UTC text to the millisecond.
+//
 // # The batch statements
 //
 // On PostgreSQL each batch is

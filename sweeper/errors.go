@@ -18,6 +18,11 @@ var (
 	// or this Sweeper's own pass still running. It is not a failure; the
 	// rows are being swept by whoever holds it.
 	ErrLocked = errors.New("another sweep holds the lock")
+	// ErrLeaseLost ends a pass, as a failure, whose lease (Config.Lease)
+	// another node took: the pass renewed it too late, after it expired.
+	// The batches deleted before stay deleted; raise Lease.TTL if it
+	// happens.
+	ErrLeaseLost = errors.New("the sweep lease was lost")
 	// ErrTimeout is the cause of a pass that ran longer than
 	// Config.Timeout. The batches deleted before it stay deleted.
 	ErrTimeout = errors.New("sweep timed out")

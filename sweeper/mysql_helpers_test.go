@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 
+	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/testdb"
+	"github.com/attesto/gormstore/sweeper"
 )
 
 // mysqlTimeLayout is how the MariaDB tests write times, as the stores do:
@@ -67,18 +71,101 @@ func openPostgres(t *testing.T, n, maxConns int) []*gorm.DB {
 	return nodes
 }
 
-// backend is a database with a lock, on which the cluster tests run.
+// backend is a database and a lock, on which the cluster tests run.
 type backend struct {
 	name string
-	// open is openPostgres or openMariaDB.
+	// open is openPostgres, openMariaDB or openSQLite.
 	open func(t *testing.T, n, maxConns int) []*gorm.DB
-	// seed is seed or seedMySQL.
+	// seed is seed, seedMySQL or seedSQLite.
 	seed func(t testing.TB, db *gorm.DB, tb table, prefix string, n int, first time.Time, step time.Duration)
+	// lease runs the sweepers with Config.Lease instead of the session
+	// lock.
+	lease bool
+	// rowLocks is set where the batches lock their rows and skip those
+	// locked (SKIP LOCKED), so that nodes without a common lock can sweep
+	// at the same time.
+	rowLocks bool
+}
+
+// config is cfg with the backend's lock.
+func (b backend) config(cfg sweeper.Config) sweeper.Config {
+	if b.lease {
+		cfg.Lease = &sweeper.Lease{}
+	}
+	return cfg
 }
 
 var backends = []backend{
-	{"PostgreSQL", openPostgres, seed},
-	{"MariaDB", openMariaDB, seedMySQL},
+	{name: "PostgreSQL", open: openPostgres, seed: seed, rowLocks: true},
+	{name: "MariaDB", open: openMariaDB, seed: seedMySQL, rowLocks: true},
+	{name: "PostgreSQL lease", open: openPostgres, seed: seed, lease: true, rowLocks: true},
+	{name: "MariaDB lease", open: openMariaDB, seed: seedMySQL, lease: true, rowLocks: true},
+	{name: "SQLite lease", open: openSQLite, seed: seedSQLite, lease: true},
+}
+
+// leaseBackends are the backends with a lease, and MariaDB with
+// clientFoundRows, which counts the rows an UPDATE matched rather than
+// those it changed.
+var leaseBackends = []backend{
+	{name: "PostgreSQL", open: openPostgres, seed: seed, lease: true, rowLocks: true},
+	{name: "MariaDB", open: openMariaDB, seed: seedMySQL, lease: true, rowLocks: true},
+	{name: "MariaDB clientFoundRows", open: openMariaDBFoundRows, seed: seedMySQL, lease: true, rowLocks: true},
+	{name: "SQLite", open: openSQLite, seed: seedSQLite, lease: true},
+}
+
+// openMariaDBFoundRows is openMariaDB with clientFoundRows=true in the
+// DSN.
+func openMariaDBFoundRows(t *testing.T, n, maxConns int) []*gorm.DB {
+	t.Helper()
+	database := testdb.MySQLDatabase(t)
+	nodes := make([]*gorm.DB, n)
+	for i := range nodes {
+		cfg := testdb.MySQLConfig(t, database)
+		cfg.ClientFoundRows = true
+		nodes[i] = testdb.OpenMySQLWith(t, mysql.Config{DSNConfig: cfg}, maxConns)
+	}
+	testdb.CreateMySQLTables(t, nodes[0])
+	return nodes
+}
+
+// openSQLite returns n pools on one fresh SQLite file holding the stores'
+// tables: n processes sharing it.
+func openSQLite(t *testing.T, n, maxConns int) []*gorm.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sweep.db")
+	nodes := make([]*gorm.DB, n)
+	for i := range nodes {
+		nodes[i] = testdb.OpenSQLite(t, path)
+		pool, err := nodes[i].DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool.SetMaxOpenConns(maxConns)
+	}
+	testdb.CreateTables(t, nodes[0])
+	return nodes
+}
+
+// seedSQLite is seed on SQLite, with the times in the stores' UTC text
+// (dialect.SQLiteTimeLayout): n rows keyed prefix1 … prefixN, where row i
+// expires at first + (i-1)×step, in one statement. step is kept to the
+// millisecond.
+func seedSQLite(t testing.TB, db *gorm.DB, tb table, prefix string, n int, first time.Time, step time.Duration) {
+	t.Helper()
+	// strftime's %f has milliseconds; the stores write microseconds.
+	at := "strftime('%Y-%m-%d %H:%M:%f', ?, printf('%+.3f seconds', (i - 1) * ?)) || '000'"
+	cols := tb.key + ", expires_at"
+	vals := "? || i, " + at
+	args := []any{prefix, dialect.SQLiteTime(first), step.Seconds()}
+	if tb.doc != "" {
+		cols += ", " + tb.doc + ", inserted_at"
+		vals += `, '{"client_id": "x"}', ?`
+		args = append(args, dialect.SQLiteTime(first.Add(-24*time.Hour)))
+	}
+	args = append([]any{n}, args...)
+	// The table and column names are the test's own constants.
+	testdb.MustExec(t, db, "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) "+
+		"INSERT INTO "+quote(tb.name)+" ("+cols+") SELECT "+vals+" FROM s", args...)
 }
 
 // mysqlLockName is the named lock of a Sweeper whose LockKey is key, as

@@ -24,6 +24,13 @@ type Sweeper struct {
 	// busy is held by the pass in progress, so that this process never
 	// runs two, whatever the dialect.
 	busy sync.Mutex
+	// leaseTableFound is set, under busy, once the lease table is known
+	// to exist.
+	leaseTableFound bool
+	// routed is set when db routes statements with
+	// gorm.io/plugin/dbresolver, which moves a statement outside a
+	// transaction off the connection a pass pinned.
+	routed bool
 
 	mu      sync.Mutex
 	stopped bool
@@ -48,8 +55,11 @@ func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
 	if _, isTx := db.Statement.ConnPool.(gorm.TxCommitter); isTx {
 		return nil, fmt.Errorf("sweeper: new: %w: db is a transaction, and batches must commit on their own", ErrInvalidConfig)
 	}
-	s := &Sweeper{db: session(db), cfg: set, kind: dialect.Of(db)}
-	if hasLock(s.kind) {
+	s := &Sweeper{db: session(db), cfg: set, kind: dialect.Of(db), routed: db.Callback().Query().Get(dbresolverCallback) != nil}
+	if set.lease != nil && !leaseDialect(s.kind) {
+		return nil, fmt.Errorf("sweeper: new: %w: Lease needs PostgreSQL, MariaDB/MySQL or SQLite, not %q", ErrInvalidConfig, db.Dialector.Name())
+	}
+	if set.lease == nil && hasLock(s.kind) {
 		// A pass pins a connection of this pool: fail now, not at every
 		// pass, when there is none.
 		if _, err := db.DB(); err != nil {
@@ -58,6 +68,10 @@ func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
 	}
 	return s, nil
 }
+
+// dbresolverCallback is the name under which gorm.io/plugin/dbresolver
+// registers its routing on GORM's callback chains.
+const dbresolverCallback = "gorm:db_resolver"
 
 // session derives the sweeper's own session from the caller's db, leaving
 // db unchanged: NewDB drops the caller's pending clauses on the next chain
@@ -209,8 +223,16 @@ func (s *Sweeper) sweep(ctx, abort context.Context, now time.Time) ([]TableResul
 		defer context.AfterFunc(abort, cancelStmt)()
 	}
 
+	if s.cfg.lease != nil {
+		lease, err := s.takeLease(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer s.releaseLease(ctx, lease)
+		return s.sweepTables(ctx, stmt, s.db, now, false, lease)
+	}
 	if !hasLock(s.kind) {
-		return s.sweepTables(ctx, stmt, s.db, now)
+		return s.sweepTables(ctx, stmt, s.db, now, false, nil)
 	}
 	// The pass pins one connection for the lock and its batches: the
 	// lock belongs to the session, and one connection is all a pass
@@ -227,7 +249,7 @@ func (s *Sweeper) sweep(ctx, abort context.Context, now time.Time) ([]TableResul
 			return err
 		}
 		defer s.unlock(ctx, conn, lock)
-		results, passErr = s.sweepTables(ctx, stmt, conn, now)
+		results, passErr = s.sweepTables(ctx, stmt, conn, now, true, nil)
 		return nil
 	})
 	if err != nil && !pinned {
@@ -239,18 +261,20 @@ func (s *Sweeper) sweep(ctx, abort context.Context, now time.Time) ([]TableResul
 	return results, passErr
 }
 
-// sweepTables sweeps every table on db, in order. A table that fails
-// does not keep the others from being swept; only the end of ctx or stmt
-// stops the pass.
-func (s *Sweeper) sweepTables(ctx, stmt context.Context, db *gorm.DB, now time.Time) ([]TableResult, error) {
+// sweepTables sweeps every table on db, in order: on pinned, the
+// connection the pass pinned for its lock; under lease, if not nil, a
+// lease it renews between batches. A table that fails does not keep the
+// others from being swept; only the end of ctx or stmt, or a lease that
+// could not be renewed, stops the pass.
+func (s *Sweeper) sweepTables(ctx, stmt context.Context, db *gorm.DB, now time.Time, pinned bool, lease *heldLease) ([]TableResult, error) {
 	results := make([]TableResult, 0, len(s.cfg.tables))
 	var errs []error
 	for _, t := range s.cfg.tables {
-		r := s.sweepTable(ctx, stmt, db, t, now)
+		r, renewErr := s.sweepTable(ctx, stmt, db, t, now, pinned, lease)
 		results = append(results, r)
 		if r.Err != nil {
 			errs = append(errs, r.Err)
-			if ctx.Err() != nil || stmt.Err() != nil {
+			if ctx.Err() != nil || stmt.Err() != nil || renewErr {
 				break
 			}
 		}

@@ -3,7 +3,12 @@
 // pg_ctl. A test can stop, crash, freeze and restart it without touching
 // the shared server at TEST_DATABASE_URL, which other tests use meanwhile.
 //
-// It needs the PostgreSQL server binaries (initdb, pg_ctl, postgres): from
+// Standby makes a hot standby of a Server (pg_basebackup -R), streaming
+// from it, optionally applying each commit only after a delay, so that a
+// test has a replica that certainly lags; Promote turns it into a primary.
+//
+// It needs the PostgreSQL server binaries (initdb, pg_ctl, postgres and,
+// for a standby, pg_basebackup): from
 // PG_BINDIR if set, else the newest /usr/lib/postgresql/*/bin, else PATH.
 // Run as root, it runs them as the postgres system user through runuser,
 // since PostgreSQL refuses to run as root. Without them Start fails the
@@ -40,12 +45,25 @@ type Server struct {
 	run []string
 	// uid and gid own dir when run is not empty.
 	uid, gid int
+	// settings are passed as -c name=value on every start.
+	settings []string
 }
 
 // Start initialises a server in a new temporary directory and starts it
 // on a free port of 127.0.0.1 with trust authentication. The server is
 // stopped and its directory removed when t ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t)
+	s.cmd(t, 2*time.Minute, "initdb", "-D", s.dataDir(), "--auth=trust", "--username=postgres",
+		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	s.start(t)
+	return s
+}
+
+// newServer makes the directory of a server that is not yet initialised,
+// removed (and the server stopped) when t ends.
+func newServer(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{bindir: findBindir(t)}
 	if os.Geteuid() == 0 {
@@ -74,19 +92,65 @@ func Start(t testing.TB) *Server {
 			t.Fatalf("pgtest: chown %s to the postgres user: %v", dir, err)
 		}
 	}
-	s.cmd(t, 2*time.Minute, "initdb", "-D", s.dataDir(), "--auth=trust", "--username=postgres",
-		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	return s
+}
+
+// start starts the initialised server on a free port.
+func (s *Server) start(t testing.TB) {
+	t.Helper()
 	// A free port may be taken between probing and binding it: try again.
 	for attempt := 1; ; attempt++ {
 		s.port = freePort(t)
 		err := s.tryStart()
 		if err == nil {
-			return s
+			return
 		}
 		if attempt == 5 || !strings.Contains(s.Log(), "could not bind") {
 			t.Fatalf("pgtest: start the server: %v\nserver log:\n%s", err, s.Log())
 		}
 	}
+}
+
+// StandbyOptions configure a hot standby made by Server.Standby.
+type StandbyOptions struct {
+	// Name is the standby's cluster_name, which its WAL receiver reports to
+	// the primary as application_name: it names the standby in the
+	// primary's pg_stat_replication and synchronous_standby_names.
+	// Default (empty): "standby".
+	Name string
+	// ApplyDelay is recovery_min_apply_delay: the standby receives and
+	// flushes each commit at once but makes it visible to its readers only
+	// this long after the primary committed it, so a test can count on
+	// the replica lagging. A promotion applies what was received without
+	// waiting. Default (0): no delay.
+	ApplyDelay time.Duration
+}
+
+// Standby makes a hot standby of s and starts it: pg_basebackup -R (which
+// writes primary_conninfo and standby.signal) over the replication
+// connection that initdb's pg_hba.conf trusts on 127.0.0.1, into a new
+// temporary directory, then started on a port of its own. It streams from
+// s and answers read-only queries. It is stopped and its directory
+// removed when t ends.
+func (s *Server) Standby(t testing.TB, opts StandbyOptions) *Server {
+	t.Helper()
+	if opts.Name == "" {
+		opts.Name = "standby"
+	}
+	sb := newServer(t)
+	sb.cmd(t, 2*time.Minute, "pg_basebackup", "-D", sb.dataDir(), "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-U", "postgres", "-R", "-X", "stream", "-c", "fast", "--no-sync")
+	sb.settings = []string{"hot_standby=on", "cluster_name=" + opts.Name,
+		fmt.Sprintf("recovery_min_apply_delay=%dms", opts.ApplyDelay.Milliseconds())}
+	sb.start(t)
+	return sb
+}
+
+// Promote ends the standby's recovery and makes it a primary that
+// accepts writes (pg_ctl promote), waiting until it does.
+func (s *Server) Promote(t testing.TB) {
+	t.Helper()
+	s.cmd(t, time.Minute, "pg_ctl", "-D", s.dataDir(), "-w", "-t", "60", "promote")
 }
 
 // findBindir returns the directory holding initdb, pg_ctl and postgres.
@@ -171,6 +235,9 @@ func (s *Server) Log() string {
 
 func (s *Server) tryStart() error {
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c max_connections=60", s.port, s.dir)
+	for _, setting := range s.settings {
+		opts += " -c " + setting
+	}
 	_, err := s.output(time.Minute, "pg_ctl", "-D", s.dataDir(), "-l", s.logFile(), "-w", "-t", "60", "-o", opts, "start")
 	return err
 }
