@@ -19,6 +19,7 @@
 //     3 and 4.1, and stored in the shared cache, so other nodes do not
 //     fetch it at all. Failures are returned and never cached (section
 //     4.4). OAuthError turns a failure into the OAuth error to send.
+//   - ParseClientMetadata gives a resolved document's RFC 7591 members typed, wrong JSON types as ErrInvalidDocument.
 //
 // # Safe by default
 //
