@@ -12,7 +12,8 @@ import (
 )
 
 // dbError wraps a database error with the operation's name, translating
-// what the caller can act on: a duplicate key into ErrDuplicate, and a key
+// what the caller can act on: a duplicate key into ErrDuplicate (and not
+// changesets.ErrInvalid), and a key
 // too long for attesto_phoenix's varchar(255) column into a changeset
 // error on keyField.
 func dbError(op, keyField string, err error) error {
@@ -23,7 +24,9 @@ func dbError(op, keyField string, err error) error {
 		errors.As(err, &myErr) && myErr.Number == 1062, // ER_DUP_ENTRY
 		// A *gorm.DB opened with TranslateError replaces the driver's error.
 		errors.Is(err, gorm.ErrDuplicatedKey):
-		err = changesets.NewError(keyField, "has already been taken", ErrDuplicate)
+		// A collision on the server's own key, not the caller's bad input:
+		// not a changeset error, so "ErrInvalid means 400" stays right.
+		return fmt.Errorf("gormstore: %s: %s has already been taken: %w: %w", op, keyField, ErrDuplicate, err)
 	case errors.As(err, &pgErr) && pgErr.Code == "22001",
 		errors.As(err, &myErr) && myErr.Number == 1406: // ER_DATA_TOO_LONG
 		err = changesets.NewError(keyField, "is too long for the table's column", err)

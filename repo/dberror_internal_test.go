@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/gorm"
 
@@ -21,8 +22,10 @@ func TestDBErrorTranslation(t *testing.T) {
 		wantInvalid   bool
 		wantCause     error
 	}{
-		{"unique violation", fmt.Errorf("insert: %w", &pgconn.PgError{Code: "23505"}), true, true, ErrDuplicate},
-		{"GORM's translated duplicate", gorm.ErrDuplicatedKey, true, true, ErrDuplicate},
+		{"unique violation", fmt.Errorf("insert: %w", &pgconn.PgError{Code: "23505"}), true, false, ErrDuplicate},
+		{"MariaDB's duplicate entry", &mysql.MySQLError{Number: 1062}, true, false, ErrDuplicate},
+		{"GORM's translated duplicate", gorm.ErrDuplicatedKey, true, false, ErrDuplicate},
+		{"MariaDB's data too long", &mysql.MySQLError{Number: 1406}, false, true, nil},
 		{"value too long for varchar(255)", &pgconn.PgError{Code: "22001"}, false, true, nil},
 		{"any other database error", other, false, false, other},
 		{"another SQLSTATE", &pgconn.PgError{Code: "57P01"}, false, false, nil},

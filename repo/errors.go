@@ -8,8 +8,9 @@ var (
 	// state across nodes refuses to work rather than silently no-op.
 	ErrNoDB = errors.New("gormstore: no database")
 	// ErrDuplicate is returned by PARStore.Put when the request_uri is
-	// already stored. The error is also a *changesets.Error on request_uri
-	// ("has already been taken"), and the stored row is left intact.
+	// already stored; the stored row is left intact. It is a collision of
+	// the server's own request_uri (make another with NewRequestURI), not
+	// invalid input: it does not match changesets.ErrInvalid.
 	ErrDuplicate = errors.New("gormstore: duplicate key")
 	// ErrUnsupportedDialect is returned by the GORM stores' constructors
 	// for a database other than PostgreSQL, SQLite, MariaDB and MySQL.

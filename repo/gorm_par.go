@@ -54,8 +54,7 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("gormstore: par put: %w",
-			changesets.NewError("request_uri", "has already been taken", ErrDuplicate))
+		return fmt.Errorf("gormstore: par put: request_uri has already been taken: %w", ErrDuplicate)
 	}
 	return nil
 }

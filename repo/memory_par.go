@@ -47,8 +47,7 @@ func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[st
 	// Like the table's primary key, an expired but unswept entry still
 	// holds its request_uri.
 	if _, taken := p.entries[requestURI]; taken {
-		return fmt.Errorf("gormstore: par put: %w",
-			changesets.NewError("request_uri", "has already been taken", ErrDuplicate))
+		return fmt.Errorf("gormstore: par put: request_uri has already been taken: %w", ErrDuplicate)
 	}
 	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt}
 	if id, ok := params["client_id"].(string); ok {
