@@ -17,6 +17,7 @@ import (
 // serves every subtest; they run one after the other, since some pause
 // the replica's replay.
 func TestReadReplica(t *testing.T) {
+	t.Parallel()
 	p := replicaPair(t)
 	t.Run("PAR pushed on one node resolves on every other at once", func(t *testing.T) { parAcrossNodes(t, p) })
 	t.Run("CIMD Delete evicts at once", func(t *testing.T) { cimdDeleteEvicts(t, p) })
