@@ -11,7 +11,6 @@ import (
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-	"gorm.io/gorm/logger"
 
 	"github.com/attesto/gormstore/internal/migrate"
 )
@@ -39,7 +38,7 @@ var (
 // creates and drops the tests' databases.
 func mysqlAdminDB(t testing.TB) *gorm.DB {
 	mysqlAdminOnce.Do(func() {
-		mysqlAdminGorm, mysqlAdminErr = openMySQL(mysql.Open(MySQLURL()), 2)
+		mysqlAdminGorm, mysqlAdminErr = openPool(mysql.Open(MySQLURL()), 2)
 		if mysqlAdminErr == nil {
 			mysqlAdmin, mysqlAdminErr = mysqlAdminGorm.DB()
 		}
@@ -90,7 +89,7 @@ func OpenMySQL(t testing.TB, database string, maxConns int) *gorm.DB {
 // test's own, such as DisableWithReturning.
 func OpenMySQLWith(t testing.TB, cfg mysql.Config, maxConns int) *gorm.DB {
 	t.Helper()
-	db, err := openMySQL(mysql.New(cfg), maxConns)
+	db, err := openPool(mysql.New(cfg), maxConns)
 	if err != nil {
 		t.Fatalf("testdb: open MariaDB: %v", err)
 	}
@@ -100,24 +99,6 @@ func OpenMySQLWith(t testing.TB, cfg mysql.Config, maxConns int) *gorm.DB {
 	}
 	t.Cleanup(func() { sqlDB.Close() })
 	return db
-}
-
-func openMySQL(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
-	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
-	if err != nil {
-		return nil, err
-	}
-	sqlDB, err := db.DB()
-	if err != nil {
-		return nil, err
-	}
-	sqlDB.SetMaxOpenConns(maxConns)
-	sqlDB.SetMaxIdleConns(maxConns)
-	if err := sqlDB.Ping(); err != nil {
-		sqlDB.Close()
-		return nil, err
-	}
-	return db, nil
 }
 
 // NewMySQL returns a pool on a fresh MariaDB/MySQL database holding the

@@ -139,7 +139,13 @@ func OpenParams(t testing.TB, schema string, maxConns int, params url.Values) *g
 }
 
 func open(dsn string, maxConns int) (*gorm.DB, error) {
-	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	return openPool(postgres.Open(dsn), maxConns)
+}
+
+// openPool opens d, silent, with a pool of at most maxConns connections,
+// and checks that the server answers.
+func openPool(d gorm.Dialector, maxConns int) (*gorm.DB, error) {
+	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		return nil, err
 	}
