@@ -11,7 +11,9 @@ var (
 	ErrNoDB = errors.New("no database")
 	// ErrInvalidConfig is returned by New for a Config it cannot run:
 	// Interval not positive, a negative BatchSize or Timeout, Jitter
-	// outside [0, 1), or a Tables entry with an unusable name.
+	// outside [0, 1), a Tables entry with an unusable name, or a Lease it
+	// cannot use (a bad table name or holder, a TTL under a second, a
+	// database without lease statements).
 	ErrInvalidConfig = errors.New("invalid config")
 	// ErrLocked is returned by SweepNow, and reported to OnSweep as
 	// OutcomeSkipped, when another sweep holds the lock: another node's,
