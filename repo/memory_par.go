@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -49,10 +50,7 @@ func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[st
 	if _, taken := p.entries[requestURI]; taken {
 		return fmt.Errorf("gormstore: par put: request_uri has already been taken: %w", ErrDuplicate)
 	}
-	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt}
-	if id, ok := params["client_id"].(string); ok {
-		e.clientID = &id
-	}
+	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt, clientID: boundClient(row.Params)}
 	p.entries[requestURI] = e
 	return nil
 }
@@ -101,4 +99,25 @@ func (p *MemoryPARStore) DeleteExpired(context.Context) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return deleteExpired(p.entries, now), nil
+}
+
+// boundClient is the client a pushed request binds to: its client_id
+// member when that is a JSON string, read from the JSON the stores write,
+// so that the memory store binds exactly as the GORM stores do whatever Go
+// type held the string (a named string type, a json.RawMessage). Member
+// names match exactly, as in the database.
+func boundClient(doc []byte) *string {
+	var members map[string]json.RawMessage
+	if json.Unmarshal(doc, &members) != nil {
+		return nil
+	}
+	raw, ok := members["client_id"]
+	if !ok {
+		return nil
+	}
+	var id string
+	if json.Unmarshal(raw, &id) != nil {
+		return nil
+	}
+	return &id
 }

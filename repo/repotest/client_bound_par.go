@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,27 @@ func RunClientBoundPARStore(t *testing.T, newStore ClientBoundPARFactory) {
 			}
 			mustHit(t, fmt.Sprintf("TakeForClient by its owner %q", id), forClient(s, true, id), requestURI+suffix, map[string]any{"client_id": id})
 		}
+	})
+
+	// The binding is the client_id as stored, a JSON string, whatever Go
+	// type held it: every store binds alike.
+	t.Run("BindsWhateverGoTypeHeldTheString", func(t *testing.T) {
+		s, _ := setup(t)
+		type clientName string
+		for suffix, id := range map[string]any{
+			"-named": clientName("client-named"),
+			"-raw":   json.RawMessage(`"client-raw"`),
+			"-bytes": json.RawMessage(`"client\u002dbytes"`),
+		} {
+			mustOK(t, "Put "+suffix, s.Put(ctx, requestURI+suffix, map[string]any{"client_id": id}, time.Minute))
+		}
+		for suffix, id := range map[string]string{"-named": "client-named", "-raw": "client-raw", "-bytes": "client-bytes"} {
+			mustMiss(t, "FetchForClient by another", forClient(s, false, intruder), requestURI+suffix)
+			mustHit(t, "FetchForClient "+id, forClient(s, false, id), requestURI+suffix, nil)
+			mustHit(t, "TakeForClient "+id, forClient(s, true, id), requestURI+suffix, nil)
+		}
+		mustOK(t, "Put with a raw number", s.Put(ctx, requestURI+"-rawnum", map[string]any{"client_id": json.RawMessage(`123`)}, time.Minute))
+		mustMiss(t, "FetchForClient 123 of a raw number", forClient(s, false, "123"), requestURI+"-rawnum")
 	})
 
 	t.Run("ExpiryStillApplies", func(t *testing.T) {
