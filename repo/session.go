@@ -46,7 +46,7 @@ func session(db *gorm.DB) (storeDB, error) {
 	}
 	s := storeDB{gorm: db.Session(&gorm.Session{NewDB: true, SkipDefaultTransaction: true}), kind: kind}
 	s.primary = s.gorm
-	if db.Callback().Query().Get(dbresolverCallback) != nil {
+	if dialect.Routed(db) {
 		// A session carrying dbresolver's own write mark; every statement
 		// derived from it copies the mark.
 		s.primary = s.gorm.Clauses(dbresolver.Write).Session(&gorm.Session{})
@@ -65,10 +65,6 @@ func (s storeDB) on(ctx context.Context, replicaOK bool) *gorm.DB {
 	}
 	return s.gorm.Session(&gorm.Session{NewDB: true, Context: ctx})
 }
-
-// dbresolverCallback is the name under which gorm.io/plugin/dbresolver
-// registers its routing on GORM's callback chains.
-const dbresolverCallback = "gorm:db_resolver"
 
 // time is t as the session's database compares it.
 func (s storeDB) time(t time.Time) any {

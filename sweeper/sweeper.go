@@ -55,7 +55,7 @@ func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
 	if _, isTx := db.Statement.ConnPool.(gorm.TxCommitter); isTx {
 		return nil, fmt.Errorf("sweeper: new: %w: db is a transaction, and batches must commit on their own", ErrInvalidConfig)
 	}
-	s := &Sweeper{db: session(db), cfg: set, kind: dialect.Of(db), routed: db.Callback().Query().Get(dbresolverCallback) != nil}
+	s := &Sweeper{db: session(db), cfg: set, kind: dialect.Of(db), routed: dialect.Routed(db)}
 	if set.lease != nil && !leaseDialect(s.kind) {
 		return nil, fmt.Errorf("sweeper: new: %w: Lease needs PostgreSQL, MariaDB/MySQL or SQLite, not %q", ErrInvalidConfig, db.Dialector.Name())
 	}
@@ -68,10 +68,6 @@ func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
 	}
 	return s, nil
 }
-
-// dbresolverCallback is the name under which gorm.io/plugin/dbresolver
-// registers its routing on GORM's callback chains.
-const dbresolverCallback = "gorm:db_resolver"
 
 // session derives the sweeper's own session from the caller's db, leaving
 // db unchanged: NewDB drops the caller's pending clauses on the next chain

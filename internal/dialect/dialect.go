@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/plugin/dbresolver"
 )
 
 // Kind is a database the stores have statements for.
@@ -83,4 +84,19 @@ func (k Kind) Time(t time.Time) any {
 		return SQLiteTime(t)
 	}
 	return t.UTC()
+}
+
+// Routed reports whether db routes its statements between a primary and
+// replicas with gorm.io/plugin/dbresolver, read from the plugins GORM
+// registered with db.Use (gorm.Config.Plugins).
+func Routed(db *gorm.DB) bool {
+	if db == nil || db.Config == nil {
+		return false
+	}
+	for _, p := range db.Plugins {
+		if _, ok := p.(*dbresolver.DBResolver); ok {
+			return true
+		}
+	}
+	return false
 }
