@@ -105,7 +105,7 @@ func sweepOnce(b *testing.B, method string, batchSize int) {
 			b.Fatalf("sweep fill: %v", err)
 		}
 	}
-	sw, err := sweeper.New(e.gorm, sweeper.Config{
+	sw, err := sweeper.New(e.gorm, &sweeper.Config{
 		Interval:  time.Hour,
 		Timeout:   time.Hour,
 		BatchSize: batchSize,

@@ -130,7 +130,7 @@ func TestReliabilityTakeRacesFetchAndSweeper(t *testing.T) {
 			testdb.CreateTables(t, nodes[i].db)
 		}
 		_, nodes[i].par = stores(t, nodes[i].db, cfg)
-		sw, err := sweeper.New(nodes[i].db, sweeper.Config{Interval: time.Hour, BatchSize: 25, Now: clock.Now, Logger: quiet})
+		sw, err := sweeper.New(nodes[i].db, &sweeper.Config{Interval: time.Hour, BatchSize: 25, Now: clock.Now, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,16 +30,20 @@ const (
 	// hits it only stops early: its batches stay deleted and the next
 	// pass carries on.
 	DefaultTimeout = time.Minute
+	// DefaultInterval is short next to the stores' lifetimes (pushed
+	// requests live minutes), so expired rows never pile up for long,
+	// and long enough that an idle table costs one cheap DELETE a minute.
+	DefaultInterval = time.Minute
 	// DefaultJitter spreads every wait over Interval ± 10%, so nodes that
 	// started together drift apart instead of waking together forever.
 	DefaultJitter = 0.1
 )
 
-// Config configures a Sweeper. Only Interval is required.
+// Config configures a Sweeper. Every field may be left zero, and a nil
+// *Config is the zero Config.
 type Config struct {
 	// Interval is the mean time from the end of one pass of the loop to
-	// the start of the next. Required: New rejects a value that is not
-	// positive.
+	// the start of the next. Default (0): DefaultInterval.
 	Interval time.Duration
 	// BatchSize is the most rows one DELETE statement removes.
 	// Default (0): DefaultBatchSize.
@@ -192,7 +196,10 @@ type leaseSettings struct {
 	ttl    time.Duration
 }
 
-func (c Config) settings() (settings, error) {
+func (c *Config) settings() (settings, error) {
+	if c == nil {
+		c = &Config{}
+	}
 	s := settings{
 		interval:  c.Interval,
 		batchSize: c.BatchSize,
@@ -206,8 +213,8 @@ func (c Config) settings() (settings, error) {
 		lockKey: c.LockKey,
 	}
 	switch {
-	case c.Interval <= 0:
-		return s, fmt.Errorf("%w: Interval %v is not positive", ErrInvalidConfig, c.Interval)
+	case c.Interval < 0:
+		return s, fmt.Errorf("%w: Interval %v is negative", ErrInvalidConfig, c.Interval)
 	case c.BatchSize < 0:
 		return s, fmt.Errorf("%w: BatchSize %d is negative", ErrInvalidConfig, c.BatchSize)
 	case c.Timeout < 0:
@@ -221,6 +228,9 @@ func (c Config) settings() (settings, error) {
 			return s, err
 		}
 		s.lease = &l
+	}
+	if s.interval == 0 {
+		s.interval = DefaultInterval
 	}
 	if s.batchSize == 0 {
 		s.batchSize = DefaultBatchSize

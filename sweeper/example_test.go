@@ -28,7 +28,7 @@ func Example() {
 	_ = cache.Put(ctx, "https://app.example/client.json", map[string]any{"client_name": "App"}, time.Now().Add(time.Hour))
 
 	passes := make(chan sweeper.Result, 1)
-	s, err := sweeper.New(db, sweeper.Config{
+	s, err := sweeper.New(db, &sweeper.Config{
 		// An hour suits most services; short here so that the example
 		// sees a pass.
 		Interval: 100 * time.Millisecond,
@@ -74,7 +74,7 @@ func ExampleLease() {
 	then, _ := repo.NewGormClientIDMetadataCache(db, &repo.Config{Now: func() time.Time { return hourAgo }})
 	_ = then.Put(ctx, "https://old.example/client.json", map[string]any{"client_name": "Old"}, hourAgo.Add(time.Minute))
 
-	s, err := sweeper.New(db, sweeper.Config{
+	s, err := sweeper.New(db, &sweeper.Config{
 		Interval: time.Hour,
 		// Holder names this node in the lease table; TTL bounds how long
 		// a node that dies holding the lease delays the next pass.

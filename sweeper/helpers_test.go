@@ -127,7 +127,7 @@ func mustNew(t testing.TB, db *gorm.DB, cfg sweeper.Config) *sweeper.Sweeper {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	s, err := sweeper.New(db, cfg)
+	s, err := sweeper.New(db, &cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -37,14 +37,14 @@ func TestLeaseConfig(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lease := tc.lease
-			if _, err := sweeper.New(db, sweeper.Config{Interval: time.Hour, Lease: &lease}); !errors.Is(err, sweeper.ErrInvalidConfig) {
+			if _, err := sweeper.New(db, &sweeper.Config{Interval: time.Hour, Lease: &lease}); !errors.Is(err, sweeper.ErrInvalidConfig) {
 				t.Errorf("New = %v; want ErrInvalidConfig", err)
 			}
 		})
 	}
 	t.Run("a database without lease statements", func(t *testing.T) {
 		t.Parallel()
-		_, err := sweeper.New(openOtherDialect(t, db), sweeper.Config{Interval: time.Hour, Lease: &sweeper.Lease{}})
+		_, err := sweeper.New(openOtherDialect(t, db), &sweeper.Config{Interval: time.Hour, Lease: &sweeper.Lease{}})
 		if !errors.Is(err, sweeper.ErrInvalidConfig) || !strings.Contains(err.Error(), "other") {
 			t.Errorf("New on another dialect = %v; want ErrInvalidConfig naming it", err)
 		}

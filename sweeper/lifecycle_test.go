@@ -31,7 +31,6 @@ func TestNewRejects(t *testing.T) {
 		name string
 		cfg  sweeper.Config
 	}{
-		{"zero Interval", with(func(c *sweeper.Config) { c.Interval = 0 })},
 		{"negative Interval", with(func(c *sweeper.Config) { c.Interval = -time.Second })},
 		{"negative BatchSize", with(func(c *sweeper.Config) { c.BatchSize = -1 })},
 		{"negative Timeout", with(func(c *sweeper.Config) { c.Timeout = -time.Second })},
@@ -53,14 +52,14 @@ func TestNewRejects(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := sweeper.New(db, tc.cfg)
+			s, err := sweeper.New(db, &tc.cfg)
 			if !errors.Is(err, sweeper.ErrInvalidConfig) || s != nil {
 				t.Errorf("New = %v, %v; want nil, ErrInvalidConfig", s, err)
 			}
 		})
 	}
 	t.Run("nil db", func(t *testing.T) {
-		s, err := sweeper.New(nil, valid)
+		s, err := sweeper.New(nil, &valid)
 		if !errors.Is(err, sweeper.ErrNoDB) || s != nil {
 			t.Errorf("New(nil) = %v, %v; want nil, ErrNoDB", s, err)
 		}
@@ -68,7 +67,7 @@ func TestNewRejects(t *testing.T) {
 	t.Run("transaction", func(t *testing.T) {
 		tx := db.Begin()
 		defer tx.Rollback()
-		s, err := sweeper.New(tx, valid)
+		s, err := sweeper.New(tx, &valid)
 		if !errors.Is(err, sweeper.ErrInvalidConfig) || s != nil {
 			t.Errorf("New(tx) = %v, %v; want nil, ErrInvalidConfig", s, err)
 		}
@@ -88,8 +87,15 @@ func TestNewRejects(t *testing.T) {
 			tables(sweeper.Table{Name: "public.t", Key: "id"}, sweeper.Table{Name: "Mixed Case", Key: "Key Column"}),
 			with(func(c *sweeper.Config) { c.Jitter = 0.99; c.BatchSize = 1; c.Timeout = time.Nanosecond }),
 		} {
-			if _, err := sweeper.New(db, cfg); err != nil {
+			if _, err := sweeper.New(db, &cfg); err != nil {
 				t.Errorf("New(%+v): %v", cfg, err)
+			}
+		}
+	})
+	t.Run("zero and nil Config", func(t *testing.T) {
+		for _, cfg := range []*sweeper.Config{nil, {}} {
+			if _, err := sweeper.New(db, cfg); err != nil {
+				t.Errorf("New(%v): %v", cfg, err)
 			}
 		}
 	})

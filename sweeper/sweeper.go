@@ -43,8 +43,9 @@ type Sweeper struct {
 
 // New returns a Sweeper on db, which must be a connection pool, not a
 // transaction: every batch commits on its own. db itself is not changed.
-// A nil db is ErrNoDB; an unusable cfg is ErrInvalidConfig.
-func New(db *gorm.DB, cfg Config) (*Sweeper, error) {
+// A nil cfg takes every default. A nil db is ErrNoDB; an unusable cfg is
+// ErrInvalidConfig.
+func New(db *gorm.DB, cfg *Config) (*Sweeper, error) {
 	if db == nil || db.Config == nil || db.Dialector == nil || db.Statement == nil {
 		return nil, fmt.Errorf("sweeper: new: %w", ErrNoDB)
 	}

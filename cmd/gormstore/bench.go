@@ -179,7 +179,7 @@ func newWorkload(db *gorm.DB, cfg benchConfig) (*workload, error) {
 // signal, and tallies what they did.
 func (c *cli) runBench(ctx context.Context, db *gorm.DB, t target, w *workload, cfg benchConfig) benchReport {
 	sweeps := &sweepTally{}
-	s, sweepErr := sweeper.New(db, sweeper.Config{
+	s, sweepErr := sweeper.New(db, &sweeper.Config{
 		Interval: cfg.sweepEvery,
 		Logger:   sweeperLogger(c.stderr),
 		OnSweep:  sweeps.record,

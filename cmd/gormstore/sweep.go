@@ -70,7 +70,7 @@ MySQL/MariaDB, concurrent sweepers of the same tables take turns through a lock
 
 	tally := &passLog{stdout: c.stdout, stderr: c.stderr, totals: map[string]*tableTotal{}}
 	cfg := sweeper.Config{
-		// Interval is required; a one-shot sweep never reaches it.
+		// A one-shot sweep never reaches the interval.
 		Interval:  time.Hour,
 		BatchSize: *batchSize,
 		Timeout:   *timeout,
@@ -87,7 +87,7 @@ MySQL/MariaDB, concurrent sweepers of the same tables take turns through a lock
 
 // sweepOnce runs one pass; a signal cancels it, statement and all.
 func (c *cli) sweepOnce(ctx context.Context, db *gorm.DB, t target, cfg sweeper.Config, tally *passLog) error {
-	s, err := sweeper.New(db, cfg)
+	s, err := sweeper.New(db, &cfg)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (c *cli) sweepOnce(ctx context.Context, db *gorm.DB, t target, cfg sweeper.
 // sweepEvery runs the sweeper's loop until a signal, then stops it
 // between batches.
 func (c *cli) sweepEvery(ctx context.Context, db *gorm.DB, t target, cfg sweeper.Config, tally *passLog, stopTimeout time.Duration) error {
-	s, err := sweeper.New(db, cfg)
+	s, err := sweeper.New(db, &cfg)
 	if err != nil {
 		return err
 	}

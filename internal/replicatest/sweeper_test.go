@@ -80,7 +80,7 @@ func sweeperPinnedUnderResolver(t *testing.T, p *pair) {
 	seedExpired(t, p, schema, sweptRows)
 	n := p.node(t, schema, 1, 1)
 	key := rand.Int64()
-	s, err := sweeper.New(n.routed, sweeper.Config{Interval: time.Hour, BatchSize: 50, LockKey: key, Timeout: 30 * time.Second, Logger: testLogger(t)})
+	s, err := sweeper.New(n.routed, &sweeper.Config{Interval: time.Hour, BatchSize: 50, LockKey: key, Timeout: 30 * time.Second, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func sweeperLeaseUnderResolver(t *testing.T, p *pair) {
 	schema := p.schema(t)
 	seedExpired(t, p, schema, sweptRows)
 	n := p.node(t, schema, 2, 1)
-	s, err := sweeper.New(n.routed, sweeper.Config{Interval: time.Hour, BatchSize: 50, Lease: &sweeper.Lease{Holder: "replicatest"}, Logger: testLogger(t)})
+	s, err := sweeper.New(n.routed, &sweeper.Config{Interval: time.Hour, BatchSize: 50, Lease: &sweeper.Lease{Holder: "replicatest"}, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
