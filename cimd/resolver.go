@@ -61,7 +61,7 @@ func (r *Resolver) Resolve(ctx context.Context, clientID string) (map[string]any
 	}
 	doc, found, err := r.cache.Get(ctx, clientID)
 	if err != nil {
-		return fail(fmt.Errorf("%w: get: %w", ErrCache, err))
+		return fail(fmt.Errorf("%w on get: %w", ErrCache, err))
 	}
 	if found {
 		if err := r.checkCached(ctx, clientID, doc); err != nil {
@@ -119,7 +119,7 @@ func (r *Resolver) fetchAndStore(ctx context.Context, f *flight, clientID string
 	doc, found, err := r.cache.Get(getCtx, clientID)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("%w: get: %w", ErrCache, err)
+		return nil, fmt.Errorf("%w on get: %w", ErrCache, err)
 	}
 	if found {
 		evictCtx, cancel := context.WithTimeout(ctx, r.fetchTimeout)
@@ -152,7 +152,7 @@ func (r *Resolver) fetchAndStore(ctx context.Context, f *flight, clientID string
 	case errors.As(err, &ferr) && len(ferr.On("metadata")) > 0:
 		return nil, fmt.Errorf("%w: the cache refuses it: %w", ErrInvalidDocument, err)
 	case err != nil:
-		return nil, fmt.Errorf("%w: put: %w", ErrCache, err)
+		return nil, fmt.Errorf("%w on put: %w", ErrCache, err)
 	}
 	return doc, nil
 }

@@ -26,10 +26,10 @@ func dbError(op, keyField string, err error) error {
 		errors.Is(err, gorm.ErrDuplicatedKey):
 		// A collision on the server's own key, not the caller's bad input:
 		// not a changeset error, so "ErrInvalid means 400" stays right.
-		return fmt.Errorf("gormstore: %s: %s has already been taken: %w: %w", op, keyField, ErrDuplicate, err)
+		return fmt.Errorf("repo: %s: %s has already been taken: %w: %w", op, keyField, ErrDuplicate, err)
 	case errors.As(err, &pgErr) && pgErr.Code == "22001",
 		errors.As(err, &myErr) && myErr.Number == 1406: // ER_DATA_TOO_LONG
 		err = changesets.NewError(keyField, "is too long for the table's column", err)
 	}
-	return fmt.Errorf("gormstore: %s: %w", op, err)
+	return fmt.Errorf("repo: %s: %w", op, err)
 }

@@ -54,7 +54,7 @@ func ExampleClientIDMetadataCache() {
 	metadata, found, err := cache.Get(ctx, url)
 	fmt.Println(found, metadata["client_name"], err)
 	// Output:
-	// gormstore: cimd put: expires_at: can't be blank
+	// repo: cimd put: expires_at: can't be blank
 	// <nil>
 	// true App <nil>
 }

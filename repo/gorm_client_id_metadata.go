@@ -22,15 +22,15 @@ type GormClientIDMetadataCache struct {
 // transaction. db itself is not changed. A nil db is ErrNoDB.
 func NewGormClientIDMetadataCache(db *gorm.DB, cfg *Config) (*GormClientIDMetadataCache, error) {
 	if db == nil {
-		return nil, ErrNoDB
+		return nil, fmt.Errorf("repo: new cimd cache: %w", ErrNoDB)
 	}
 	s, err := session(db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("repo: new cimd cache: %w", err)
 	}
 	stmt, err := renderCIMD(s.gorm)
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: %w", err)
+		return nil, fmt.Errorf("repo: new cimd cache: %w", err)
 	}
 	return &GormClientIDMetadataCache{db: s, stmt: stmt, settings: cfg.settings()}, nil
 }
@@ -38,7 +38,7 @@ func NewGormClientIDMetadataCache(db *gorm.DB, cfg *Config) (*GormClientIDMetada
 // Get implements ClientIDMetadataCache.
 func (c *GormClientIDMetadataCache) Get(ctx context.Context, url string) (map[string]any, bool, error) {
 	if c == nil || c.db.gorm == nil {
-		return nil, false, ErrNoDB
+		return nil, false, fmt.Errorf("repo: cimd get: %w", ErrNoDB)
 	}
 	if !changesets.ValidKey(url) {
 		return nil, false, nil
@@ -51,13 +51,13 @@ func (c *GormClientIDMetadataCache) Get(ctx context.Context, url string) (map[st
 // first insertion, as attesto_phoenix does.
 func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadata map[string]any, expiresAt time.Time) error {
 	if c == nil || c.db.gorm == nil {
-		return ErrNoDB
+		return fmt.Errorf("repo: cimd put: %w", ErrNoDB)
 	}
 	row, err := changesets.ClientIDMetadata{
 		URL: url, Metadata: metadata, ExpiresAt: expiresAt, InsertedAt: c.now(),
 	}.Cast(c.limits)
 	if err != nil {
-		return fmt.Errorf("gormstore: cimd put: %w", err)
+		return fmt.Errorf("repo: cimd put: %w", err)
 	}
 	_, err = exec(c.db.on(ctx, false), c.stmt.put, &args{
 		argKey: row.URL, argDoc: string(row.Metadata), argExpiresAt: c.db.time(row.ExpiresAt), argInsertedAt: c.db.time(row.InsertedAt),
@@ -68,7 +68,7 @@ func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadat
 // Delete implements ClientIDMetadataCache.
 func (c *GormClientIDMetadataCache) Delete(ctx context.Context, url string) error {
 	if c == nil || c.db.gorm == nil {
-		return ErrNoDB
+		return fmt.Errorf("repo: cimd delete: %w", ErrNoDB)
 	}
 	if !changesets.ValidKey(url) {
 		return nil
@@ -80,7 +80,7 @@ func (c *GormClientIDMetadataCache) Delete(ctx context.Context, url string) erro
 // DeleteAll implements ClientIDMetadataCache.
 func (c *GormClientIDMetadataCache) DeleteAll(ctx context.Context) error {
 	if c == nil || c.db.gorm == nil {
-		return ErrNoDB
+		return fmt.Errorf("repo: cimd delete all: %w", ErrNoDB)
 	}
 	_, err := exec(c.db.on(ctx, false), c.stmt.delAll, &args{}, "cimd delete all", "url")
 	return err

@@ -22,15 +22,15 @@ type GormPARStore struct {
 // itself is not changed. A nil db is ErrNoDB.
 func NewGormPARStore(db *gorm.DB, cfg *Config) (*GormPARStore, error) {
 	if db == nil {
-		return nil, ErrNoDB
+		return nil, fmt.Errorf("repo: new par store: %w", ErrNoDB)
 	}
 	s, err := session(db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("repo: new par store: %w", err)
 	}
 	stmt, err := renderPAR(s.gorm)
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: %w", err)
+		return nil, fmt.Errorf("repo: new par store: %w", err)
 	}
 	return &GormPARStore{db: s, stmt: stmt, settings: cfg.settings()}, nil
 }
@@ -41,11 +41,11 @@ func NewGormPARStore(db *gorm.DB, cfg *Config) (*GormPARStore, error) {
 // and a caller's transaction is not aborted by a unique violation.
 func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[string]any, ttl time.Duration) error {
 	if p == nil || p.db.gorm == nil {
-		return ErrNoDB
+		return fmt.Errorf("repo: par put: %w", ErrNoDB)
 	}
 	row, err := p.castPAR(requestURI, params, ttl)
 	if err != nil {
-		return fmt.Errorf("gormstore: par put: %w", err)
+		return fmt.Errorf("repo: par put: %w", err)
 	}
 	n, err := exec(p.db.on(ctx, false), p.stmt.put, &args{
 		argKey: row.RequestURI, argDoc: string(row.Params), argExpiresAt: p.db.time(row.ExpiresAt), argInsertedAt: p.db.time(row.InsertedAt),
@@ -54,7 +54,7 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("gormstore: par put: request_uri has already been taken: %w", ErrDuplicate)
+		return fmt.Errorf("repo: par put: request_uri has already been taken: %w", ErrDuplicate)
 	}
 	return nil
 }
@@ -62,7 +62,7 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 // Fetch implements PARStore.
 func (p *GormPARStore) Fetch(ctx context.Context, requestURI string) (map[string]any, bool, error) {
 	if !p.usable(requestURI) {
-		return nil, false, p.dbErr()
+		return nil, false, p.dbErr("par fetch")
 	}
 	return readDocument(p.db.on(ctx, false), p.stmt.fetch, &args{argKey: requestURI, argNow: p.db.time(p.now())}, "par fetch", "request_uri")
 }
@@ -70,7 +70,7 @@ func (p *GormPARStore) Fetch(ctx context.Context, requestURI string) (map[string
 // FetchForClient implements ClientBoundPARStore.
 func (p *GormPARStore) FetchForClient(ctx context.Context, requestURI, clientID string) (map[string]any, bool, error) {
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
-		return nil, false, p.dbErr()
+		return nil, false, p.dbErr("par fetch for client")
 	}
 	return readDocument(p.db.on(ctx, false), p.stmt.fetchForClient,
 		&args{argKey: requestURI, argNow: p.db.time(p.now()), argClientID: clientID}, "par fetch for client", "request_uri")
@@ -83,7 +83,7 @@ func (p *GormPARStore) FetchForClient(ctx context.Context, requestURI, clientID 
 // updated, so the row deleted is the row read.
 func (p *GormPARStore) Take(ctx context.Context, requestURI string) (map[string]any, bool, error) {
 	if !p.usable(requestURI) {
-		return nil, false, p.dbErr()
+		return nil, false, p.dbErr("par take")
 	}
 	a := &args{argKey: requestURI, argNow: p.db.time(p.now())}
 	if !p.stmt.returning {
@@ -95,7 +95,7 @@ func (p *GormPARStore) Take(ctx context.Context, requestURI string) (map[string]
 // TakeForClient implements ClientBoundPARStore.
 func (p *GormPARStore) TakeForClient(ctx context.Context, requestURI, clientID string) (map[string]any, bool, error) {
 	if !p.usable(requestURI) || !changesets.ValidKey(clientID) {
-		return nil, false, p.dbErr()
+		return nil, false, p.dbErr("par take for client")
 	}
 	a := &args{argKey: requestURI, argNow: p.db.time(p.now()), argClientID: clientID}
 	if !p.stmt.returning {
@@ -127,9 +127,9 @@ func (p *GormPARStore) usable(requestURI string) bool {
 
 // dbErr is the error of a lookup that usable turned away: ErrNoDB without
 // a database, none for a key that is a plain miss.
-func (p *GormPARStore) dbErr() error {
+func (p *GormPARStore) dbErr(op string) error {
 	if p == nil || p.db.gorm == nil {
-		return ErrNoDB
+		return fmt.Errorf("repo: %s: %w", op, ErrNoDB)
 	}
 	return nil
 }

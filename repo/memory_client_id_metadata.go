@@ -58,7 +58,7 @@ func (c *MemoryClientIDMetadataCache) Put(_ context.Context, url string, metadat
 		URL: url, Metadata: metadata, ExpiresAt: expiresAt, InsertedAt: s.now(),
 	}.Cast(s.limits)
 	if err != nil {
-		return fmt.Errorf("gormstore: cimd put: %w", err)
+		return fmt.Errorf("repo: cimd put: %w", err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -113,7 +113,7 @@ func (e memoryEntry) read(op string, ok bool, now time.Time) (map[string]any, bo
 	}
 	doc, err := jsondoc.Decode(e.doc)
 	if err != nil {
-		return nil, false, fmt.Errorf("gormstore: %s: %w", op, err)
+		return nil, false, fmt.Errorf("repo: %s: %w", op, err)
 	}
 	return doc, true, nil
 }

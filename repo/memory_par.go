@@ -38,7 +38,7 @@ func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[st
 	s := p.settings()
 	row, err := s.castPAR(requestURI, params, ttl)
 	if err != nil {
-		return fmt.Errorf("gormstore: par put: %w", err)
+		return fmt.Errorf("repo: par put: %w", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -48,7 +48,7 @@ func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[st
 	// Like the table's primary key, an expired but unswept entry still
 	// holds its request_uri.
 	if _, taken := p.entries[requestURI]; taken {
-		return fmt.Errorf("gormstore: par put: request_uri has already been taken: %w", ErrDuplicate)
+		return fmt.Errorf("repo: par put: request_uri has already been taken: %w", ErrDuplicate)
 	}
 	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt, clientID: boundClient(row.Params)}
 	p.entries[requestURI] = e

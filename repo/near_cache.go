@@ -219,7 +219,7 @@ type NearCacheStats struct {
 // than a GormClientIDMetadataCache on PostgreSQL is an error.
 func NewNearCache(inner ClientIDMetadataCache, cfg *NearCacheConfig) (*NearCache, error) {
 	if inner == nil {
-		return nil, fmt.Errorf("gormstore: near cache: %w", ErrNoDB)
+		return nil, fmt.Errorf("repo: near cache: %w", ErrNoDB)
 	}
 	var c NearCacheConfig
 	if cfg != nil {
@@ -227,17 +227,17 @@ func NewNearCache(inner ClientIDMetadataCache, cfg *NearCacheConfig) (*NearCache
 	}
 	switch {
 	case c.Lifetime < 0:
-		return nil, fmt.Errorf("gormstore: near cache: Lifetime %v is negative", c.Lifetime)
+		return nil, fmt.Errorf("repo: near cache: Lifetime %v is negative", c.Lifetime)
 	case c.NotifiedLifetime < 0:
-		return nil, fmt.Errorf("gormstore: near cache: NotifiedLifetime %v is negative", c.NotifiedLifetime)
+		return nil, fmt.Errorf("repo: near cache: NotifiedLifetime %v is negative", c.NotifiedLifetime)
 	case c.MaxEntries < 0:
-		return nil, fmt.Errorf("gormstore: near cache: MaxEntries %d is negative", c.MaxEntries)
+		return nil, fmt.Errorf("repo: near cache: MaxEntries %d is negative", c.MaxEntries)
 	case c.MaxBytes < 0:
-		return nil, fmt.Errorf("gormstore: near cache: MaxBytes %d is negative", c.MaxBytes)
+		return nil, fmt.Errorf("repo: near cache: MaxBytes %d is negative", c.MaxBytes)
 	case c.CheckInterval < 0:
-		return nil, fmt.Errorf("gormstore: near cache: CheckInterval %v is negative", c.CheckInterval)
+		return nil, fmt.Errorf("repo: near cache: CheckInterval %v is negative", c.CheckInterval)
 	case len(c.Channel) > maxChannelBytes:
-		return nil, fmt.Errorf("gormstore: near cache: Channel %q is longer than PostgreSQL's %d bytes", c.Channel, maxChannelBytes)
+		return nil, fmt.Errorf("repo: near cache: Channel %q is longer than PostgreSQL's %d bytes", c.Channel, maxChannelBytes)
 	}
 	n := &NearCache{
 		inner:            inner,
@@ -262,7 +262,7 @@ func NewNearCache(inner ClientIDMetadataCache, cfg *NearCacheConfig) (*NearCache
 		n.now = clock
 	}
 	if n.listen != nil && n.announce == nil {
-		return nil, fmt.Errorf("gormstore: near cache: Listen needs a GormClientIDMetadataCache on PostgreSQL, whose writes are announced; got %T", inner)
+		return nil, fmt.Errorf("repo: near cache: Listen needs a GormClientIDMetadataCache on PostgreSQL, whose writes are announced; got %T", inner)
 	}
 	return n, nil
 }
@@ -283,7 +283,7 @@ func orDefault[T comparable](v, def T) T {
 // once for all concurrent callers of url.
 func (n *NearCache) Get(ctx context.Context, url string) (map[string]any, bool, error) {
 	if n == nil || n.inner == nil {
-		return nil, false, fmt.Errorf("gormstore: cimd get: %w", ErrNoDB)
+		return nil, false, fmt.Errorf("repo: cimd get: %w", ErrNoDB)
 	}
 	for {
 		now := n.now()
@@ -305,7 +305,7 @@ func (n *NearCache) Get(ctx context.Context, url string) (map[string]any, bool, 
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return nil, false, fmt.Errorf("gormstore: cimd get: %w", context.Cause(ctx))
+				return nil, false, fmt.Errorf("repo: cimd get: %w", context.Cause(ctx))
 			}
 			if f.retry {
 				// The reader's own context ended: that is no answer for
@@ -348,7 +348,7 @@ type nearFlight struct {
 
 // errNearFillPanicked is what the waiters of a read that panicked get;
 // the reader's own caller gets the panic.
-var errNearFillPanicked = errors.New("gormstore: cimd get: the shared cache's Get panicked")
+var errNearFillPanicked = errors.New("repo: cimd get: the shared cache's Get panicked")
 
 // lead reads url from the shared cache for f and its waiters.
 func (n *NearCache) lead(ctx context.Context, url string, f *nearFlight) (map[string]any, bool, error) {
@@ -437,7 +437,7 @@ func (n *NearCache) DeleteAll(ctx context.Context) error {
 // then unknown.
 func (n *NearCache) write(ctx context.Context, op, url string, write func(ClientIDMetadataCache) error) error {
 	if n == nil || n.inner == nil {
-		return fmt.Errorf("gormstore: %s: %w", op, ErrNoDB)
+		return fmt.Errorf("repo: %s: %w", op, ErrNoDB)
 	}
 	var err error
 	if n.announce != nil && announceable(url) {

@@ -62,7 +62,7 @@ func (n *NearCache) source(inner ClientIDMetadataCache) (fillFunc, func(context.
 // miss.
 func (c *GormClientIDMetadataCache) nearFill(ctx context.Context, url string, start time.Time, life time.Duration) (map[string]any, time.Time, bool, error) {
 	if c == nil || c.db.gorm == nil {
-		return nil, time.Time{}, false, ErrNoDB
+		return nil, time.Time{}, false, fmt.Errorf("repo: cimd get: %w", ErrNoDB)
 	}
 	if !changesets.ValidKey(url) {
 		return nil, time.Time{}, false, nil
@@ -88,7 +88,7 @@ func (c *GormClientIDMetadataCache) nearFill(ctx context.Context, url string, st
 	}
 	doc, err := jsondoc.DecodeString(text)
 	if err != nil {
-		return nil, time.Time{}, false, fmt.Errorf("gormstore: cimd get: %w", err)
+		return nil, time.Time{}, false, fmt.Errorf("repo: cimd get: %w", err)
 	}
 	var until time.Time
 	switch {
@@ -122,7 +122,7 @@ const notifySQL = "SELECT pg_notify(?, ?)"
 // success has been announced.
 func (c *GormClientIDMetadataCache) announced(ctx context.Context, channel, op, payload string, write func(ClientIDMetadataCache) error) error {
 	if c == nil || c.db.gorm == nil {
-		return ErrNoDB
+		return fmt.Errorf("repo: %s: %w", op, ErrNoDB)
 	}
 	var writeErr, notifyErr error
 	err := c.db.primary.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -25,13 +25,13 @@ const (
 // a no-op; a Start after Stop is an error and starts nothing.
 func (n *NearCache) Start(ctx context.Context) error {
 	if n == nil || n.inner == nil {
-		return fmt.Errorf("gormstore: near cache: start: %w", ErrNoDB)
+		return fmt.Errorf("repo: near cache: start: %w", ErrNoDB)
 	}
 	n.life.Lock()
 	defer n.life.Unlock()
 	switch {
 	case n.stopped:
-		return errors.New("gormstore: near cache: start: the near cache was stopped")
+		return errors.New("repo: near cache: start: the near cache was stopped")
 	case n.started || n.listen == nil:
 		return nil
 	}
@@ -64,7 +64,7 @@ func (n *NearCache) Stop(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("gormstore: near cache: stop: %w", context.Cause(ctx))
+		return fmt.Errorf("repo: near cache: stop: %w", context.Cause(ctx))
 	}
 }
 
@@ -81,7 +81,7 @@ func (n *NearCache) run(ctx context.Context, done chan<- struct{}) {
 		if listened {
 			wait = nearRetryFirst
 		}
-		n.logger.Warn("gormstore: near cache: listener not connected; entries live at most Lifetime until it is",
+		n.logger.Warn("repo: near cache: listener not connected; entries live at most Lifetime until it is",
 			"channel", n.channel, "error", err, "retry_in", wait)
 		timer := time.NewTimer(wait)
 		select {
@@ -120,7 +120,7 @@ func (n *NearCache) session(ctx context.Context) (bool, error) {
 	// start over from the shared cache.
 	n.setListening(true)
 	n.connects.Add(1)
-	n.logger.Info("gormstore: near cache: listening", "channel", n.channel, "pid", conn.PgConn().PID())
+	n.logger.Info("repo: near cache: listening", "channel", n.channel, "pid", conn.PgConn().PID())
 	for {
 		wctx, wcancel := context.WithTimeout(ctx, n.check)
 		note, err := conn.WaitForNotification(wctx)

@@ -96,8 +96,8 @@ func TestReliabilityRestrictedDatabaseUsers(t *testing.T) {
 					t.Errorf("%s as %s: no error, want SQLSTATE %s", op, tc.name, code)
 				case !errors.As(err, &pgErr) || pgErr.Code != code:
 					t.Errorf("%s as %s: %v, want SQLSTATE %s", op, tc.name, err, code)
-				case !strings.Contains(err.Error(), text) || !strings.HasPrefix(err.Error(), "gormstore: "):
-					t.Errorf("%s as %s: %q, want a gormstore error saying %q", op, tc.name, err, text)
+				case !strings.Contains(err.Error(), text) || !strings.HasPrefix(err.Error(), "repo: "):
+					t.Errorf("%s as %s: %q, want a repo error saying %q", op, tc.name, err, text)
 				}
 			}
 			writes := map[string]func() error{

@@ -122,15 +122,15 @@ func renderReplay(db *gorm.DB) (replayStatements, error) {
 // transaction. db itself is not changed. A nil db is ErrNoDB.
 func NewGormReplayStore(db *gorm.DB, cfg *Config) (*GormReplayStore, error) {
 	if db == nil {
-		return nil, ErrNoDB
+		return nil, fmt.Errorf("repo: new replay store: %w", ErrNoDB)
 	}
 	s, err := session(db)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("repo: new replay store: %w", err)
 	}
 	stmt, err := renderReplay(s.gorm)
 	if err != nil {
-		return nil, fmt.Errorf("gormstore: %w", err)
+		return nil, fmt.Errorf("repo: new replay store: %w", err)
 	}
 	return &GormReplayStore{db: s, stmt: stmt, settings: cfg.settings()}, nil
 }
@@ -140,11 +140,11 @@ func NewGormReplayStore(db *gorm.DB, cfg *Config) (*GormReplayStore, error) {
 // concurrent presentations is fresh.
 func (r *GormReplayStore) CheckAndRecord(ctx context.Context, jti string, expiresAt time.Time) (bool, error) {
 	if r == nil || r.db.gorm == nil {
-		return false, ErrNoDB
+		return false, fmt.Errorf("repo: replay record: %w", ErrNoDB)
 	}
 	exp, err := r.castReplay(jti, expiresAt)
 	if err != nil {
-		return false, fmt.Errorf("gormstore: replay record: %w", err)
+		return false, fmt.Errorf("repo: replay record: %w", err)
 	}
 	a := &args{argKey: jti, argExpiresAt: r.db.time(exp), argNow: r.db.time(r.now())}
 	n, err := exec(r.db.on(ctx, false), r.stmt.record, a, "replay record", "jti")
@@ -160,7 +160,7 @@ func (r *GormReplayStore) CheckAndRecord(ctx context.Context, jti string, expire
 // Seen implements ReplayStore.
 func (r *GormReplayStore) Seen(ctx context.Context, jti string) (bool, error) {
 	if r == nil || r.db.gorm == nil {
-		return false, ErrNoDB
+		return false, fmt.Errorf("repo: replay seen: %w", ErrNoDB)
 	}
 	if !changesets.ValidKey(jti) {
 		return false, nil
@@ -192,7 +192,7 @@ func (m *MemoryReplayStore) CheckAndRecord(_ context.Context, jti string, expire
 	s := m.cfg.settings()
 	exp, err := s.castReplay(jti, expiresAt)
 	if err != nil {
-		return false, fmt.Errorf("gormstore: replay record: %w", err)
+		return false, fmt.Errorf("repo: replay record: %w", err)
 	}
 	now := s.now()
 	m.mu.Lock()

@@ -95,7 +95,7 @@ type jsonStringIs struct {
 func (e jsonStringIs) Build(b clause.Builder) {
 	stmt, ok := b.(*gorm.Statement)
 	if !ok {
-		b.AddError(errors.New("gormstore: jsonStringIs needs a GORM statement"))
+		b.AddError(errors.New("repo: jsonStringIs needs a GORM statement"))
 		return
 	}
 	col := clause.Column{Name: e.column}
@@ -261,7 +261,7 @@ func readDocument(db *gorm.DB, st statement, a *args, op, keyField string) (map[
 	}
 	m, err := jsondoc.DecodeString(doc)
 	if err != nil {
-		return nil, false, fmt.Errorf("gormstore: %s: %w", op, err)
+		return nil, false, fmt.Errorf("repo: %s: %w", op, err)
 	}
 	return m, true, nil
 }

@@ -1,16 +1,21 @@
 package sweeper
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/attesto/gormstore/internal/dialect"
+)
 
 // Every error the package returns names the operation it comes from
 // (`sweeper: sweep "attesto_client_id_metadata": ...`) and wraps these
 // sentinels with %w: test them with errors.Is.
 var (
 	// ErrNoDB is returned by New given a nil *gorm.DB: a sweeper that
-	// cannot reach the database must not look as if it were working.
-	ErrNoDB = errors.New("no database")
+	// cannot reach the database must not look as if it were working. It
+	// is the same value as repo.ErrNoDB.
+	ErrNoDB = dialect.ErrNoDB
 	// ErrInvalidConfig is returned by New for a Config it cannot run:
-	// Interval not positive, a negative BatchSize or Timeout, Jitter
+	// a negative Interval, BatchSize or Timeout, Jitter
 	// outside [0, 1), a Tables entry with an unusable name, or a Lease it
 	// cannot use (a bad table name or holder, a TTL under a second, a
 	// database without lease statements).
