@@ -3,6 +3,7 @@ package repo_test
 import (
 	"context"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,8 @@ func storeCalls(c repo.ClientIDMetadataCache, p repo.PARStore) map[string]func(c
 	}
 }
 
+var zeroStoreError = regexp.MustCompile(`^repo: (cimd|par) [a-z ]+: no database$`)
+
 func TestZeroValueStoresFailClosed(t *testing.T) {
 	t.Parallel()
 	for name, stores := range map[string]struct {
@@ -96,8 +99,14 @@ func TestZeroValueStoresFailClosed(t *testing.T) {
 		"nil pointers": {(*repo.GormClientIDMetadataCache)(nil), (*repo.GormPARStore)(nil)},
 	} {
 		for op, call := range storeCalls(stores.c, stores.p) {
-			if err := call(context.Background()); !errors.Is(err, repo.ErrNoDB) {
+			err := call(context.Background())
+			if !errors.Is(err, repo.ErrNoDB) {
 				t.Errorf("%s: %s = %v, want ErrNoDB", name, op, err)
+				continue
+			}
+			// The module's convention: "repo: <operation>: <cause>", once.
+			if !zeroStoreError.MatchString(err.Error()) {
+				t.Errorf("%s: %s = %q, want %v", name, op, err, zeroStoreError)
 			}
 		}
 	}

@@ -1,16 +1,12 @@
-// Package repotest is the conformance suite of the repo interfaces: every
-// implementation of repo.ClientIDMetadataCache and repo.PARStore, ours or
-// yours, must pass it.
+// Package repotest holds the conformance suites of the repo interfaces:
+// every implementation of repo.ClientIDMetadataCache, repo.PARStore,
+// repo.ClientBoundPARStore and repo.ReplayStore, ours or yours, must pass
+// them.
 //
-// Call it from a test with a factory that returns a new, empty store on the
-// clock it is given:
+// Call them from a test of the store's package with a factory that returns
+// a new, empty store on the clock it is given (see the package Example).
+// Options describe the store, such as the longest key its table holds; nil takes the defaults.
 //
-//	func TestMyCache(t *testing.T) {
-//		repotest.RunClientIDMetadataCache(t, func(t *testing.T, now func() time.Time) repo.ClientIDMetadataCache {
-//			return mycache.New(now)
-//		})
-//	}
-//
-// The suite moves that clock itself, so it never sleeps; its times are
+// The suites move that clock themselves, so it never sleeps; its times are
 // whole seconds, which tables with second precision also hold.
 package repotest
