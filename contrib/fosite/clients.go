@@ -69,13 +69,15 @@ type ClientManager struct {
 var _ fosite.ClientManager = (*ClientManager)(nil)
 
 // NewClientManager returns a ClientManager with cfg's settings, or
-// ErrConfig if a required field is missing.
-func NewClientManager(cfg ClientConfig) (*ClientManager, error) {
+// ErrConfig if cfg is nil or a required field is missing.
+func NewClientManager(cfg *ClientConfig) (*ClientManager, error) {
 	switch {
+	case cfg == nil:
+		return nil, fmt.Errorf("gormfosite: new client manager: %w: no ClientConfig", ErrConfig)
 	case cfg.Resolver == nil:
-		return nil, fmt.Errorf("%w: ClientConfig.Resolver is required", ErrConfig)
+		return nil, fmt.Errorf("gormfosite: new client manager: %w: ClientConfig.Resolver is required", ErrConfig)
 	case cfg.Replay == nil:
-		return nil, fmt.Errorf("%w: ClientConfig.Replay is required", ErrConfig)
+		return nil, fmt.Errorf("gormfosite: new client manager: %w: ClientConfig.Replay is required", ErrConfig)
 	}
 	return &ClientManager{resolver: cfg.Resolver, replay: cfg.Replay, clients: cfg.Clients, customize: cfg.Customize, allowJWKSURI: cfg.AllowJWKSURI}, nil
 }

@@ -43,7 +43,7 @@ func newManager(t *testing.T, db *gorm.DB, host *httptest.Server, cfg gormfosite
 		t.Fatal(err)
 	}
 	cfg.Resolver, cfg.Replay = resolver, replay
-	m, err := gormfosite.NewClientManager(cfg)
+	m, err := gormfosite.NewClientManager(&cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,9 +438,12 @@ func TestNewClientManagerConfig(t *testing.T) {
 		"no Resolver": {Replay: replay},
 		"no Replay":   {Resolver: resolver},
 	} {
-		if _, err := gormfosite.NewClientManager(cfg); !errors.Is(err, gormfosite.ErrConfig) {
+		if _, err := gormfosite.NewClientManager(&cfg); !errors.Is(err, gormfosite.ErrConfig) {
 			t.Errorf("%s: %v, want ErrConfig", name, err)
 		}
+	}
+	if _, err := gormfosite.NewClientManager(nil); !errors.Is(err, gormfosite.ErrConfig) {
+		t.Errorf("NewClientManager(nil) = %v, want ErrConfig", err)
 	}
 	var zero gormfosite.ClientManager
 	ctx := context.Background()

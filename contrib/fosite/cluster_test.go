@@ -179,7 +179,7 @@ func newGormNode(t *testing.T, db *gorm.DB, mem *storage.MemoryStore, documentHo
 	if err != nil {
 		t.Fatal(err)
 	}
-	clients, err := gormfosite.NewClientManager(gormfosite.ClientConfig{Resolver: resolver, Replay: replay, Clients: mem, AllowJWKSURI: jwksURI})
+	clients, err := gormfosite.NewClientManager(&gormfosite.ClientConfig{Resolver: resolver, Replay: replay, Clients: mem, AllowJWKSURI: jwksURI})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func newGormNode(t *testing.T, db *gorm.DB, mem *storage.MemoryStore, documentHo
 	if err != nil {
 		t.Fatal(err)
 	}
-	pars, err := gormfosite.NewPARStorage(gormfosite.PARConfig{
+	pars, err := gormfosite.NewPARStorage(&gormfosite.PARConfig{
 		Store: store, Clients: clients,
 		NewSession: func() fosite.Session { return new(openid.DefaultSession) },
 	})

@@ -48,13 +48,13 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	clients, err := gormfosite.NewClientManager(gormfosite.ClientConfig{
+	clients, err := gormfosite.NewClientManager(&gormfosite.ClientConfig{
 		Resolver: resolver, Replay: repo.NewMemoryReplayStore(nil), Clients: app,
 	})
 	if err != nil {
 		panic(err)
 	}
-	pars, err := gormfosite.NewPARStorage(gormfosite.PARConfig{
+	pars, err := gormfosite.NewPARStorage(&gormfosite.PARConfig{
 		Store: repo.NewMemoryPARStore(nil), Clients: clients,
 		NewSession: func() fosite.Session { return new(openid.DefaultSession) },
 	})

@@ -24,7 +24,7 @@ const (
 
 // ErrJWKSTooLarge is the fetch error of a key set larger than
 // JWKSFetcherConfig.MaxBytes.
-var ErrJWKSTooLarge = errors.New("gormfosite: key set too large")
+var ErrJWKSTooLarge = errors.New("key set too large")
 
 // JWKSFetcherConfig configures NewJWKSFetcher. The zero value is the safe
 // one.

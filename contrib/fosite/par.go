@@ -54,18 +54,20 @@ type PARStorage struct {
 var _ fosite.PARStorage = (*PARStorage)(nil)
 
 // NewPARStorage returns a PARStorage with cfg's settings, or ErrConfig if
-// a required field is missing.
-func NewPARStorage(cfg PARConfig) (*PARStorage, error) {
+// cfg is nil or a required field is missing.
+func NewPARStorage(cfg *PARConfig) (*PARStorage, error) {
 	switch {
+	case cfg == nil:
+		return nil, fmt.Errorf("gormfosite: new PAR storage: %w: no PARConfig", ErrConfig)
 	case cfg.Store == nil:
-		return nil, fmt.Errorf("%w: PARConfig.Store is required", ErrConfig)
+		return nil, fmt.Errorf("gormfosite: new PAR storage: %w: PARConfig.Store is required", ErrConfig)
 	case cfg.Clients == nil:
-		return nil, fmt.Errorf("%w: PARConfig.Clients is required", ErrConfig)
+		return nil, fmt.Errorf("gormfosite: new PAR storage: %w: PARConfig.Clients is required", ErrConfig)
 	case cfg.NewSession == nil:
-		return nil, fmt.Errorf("%w: PARConfig.NewSession is required", ErrConfig)
+		return nil, fmt.Errorf("gormfosite: new PAR storage: %w: PARConfig.NewSession is required", ErrConfig)
 	}
 	if probe := cfg.NewSession(); probe == nil || isNilPointer(probe) {
-		return nil, fmt.Errorf("%w: PARConfig.NewSession returned no session", ErrConfig)
+		return nil, fmt.Errorf("gormfosite: new PAR storage: %w: PARConfig.NewSession returned no session", ErrConfig)
 	}
 	s := &PARStorage{store: cfg.Store, clients: cfg.Clients, newSession: cfg.NewSession, now: cfg.Now}
 	if s.now == nil {

@@ -42,7 +42,7 @@ func newPARFixture(t *testing.T) parFixture {
 	if f.store, err = repo.NewGormPARStore(f.db, nil); err != nil {
 		t.Fatal(err)
 	}
-	if f.pars, err = gormfosite.NewPARStorage(gormfosite.PARConfig{
+	if f.pars, err = gormfosite.NewPARStorage(&gormfosite.PARConfig{
 		Store: f.store, Clients: f.mem,
 		NewSession: func() fosite.Session { return new(openid.DefaultSession) },
 	}); err != nil {
@@ -413,10 +413,13 @@ func TestNewPARStorageConfig(t *testing.T) {
 		{"NewSession makes nil", gormfosite.PARConfig{Store: store, Clients: mem, NewSession: func() fosite.Session { return (*openid.DefaultSession)(nil) }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := gormfosite.NewPARStorage(tc.cfg); !errors.Is(err, gormfosite.ErrConfig) {
+			if _, err := gormfosite.NewPARStorage(&tc.cfg); !errors.Is(err, gormfosite.ErrConfig) {
 				t.Fatalf("%v, want ErrConfig", err)
 			}
 		})
+	}
+	if _, err := gormfosite.NewPARStorage(nil); !errors.Is(err, gormfosite.ErrConfig) {
+		t.Errorf("NewPARStorage(nil) = %v, want ErrConfig", err)
 	}
 	var zero gormfosite.PARStorage
 	ctx := context.Background()
