@@ -24,7 +24,8 @@ import (
 // one connection serialises the nodes, and the tables come from
 // MySQLMigrations (varbinary keys, datetime(6), json); there db must not
 // be a transaction, since every CREATE would commit it. Other databases
-// are refused. db may be a transaction elsewhere; it is not changed.
+// are refused. db may be a transaction elsewhere; it is not changed. A nil
+// db is repo.ErrNoDB.
 func AutoMigrate(ctx context.Context, db *gorm.DB) error {
 	if err := migrate.Run(ctx, db); err != nil {
 		return fmt.Errorf("gormstore: AutoMigrate: %w", err)

@@ -21,6 +21,7 @@ import (
 	"github.com/attesto/gormstore"
 	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/models"
+	"github.com/attesto/gormstore/repo"
 )
 
 // migrateLockKey is the advisory lock AutoMigrate takes. It is part of the
@@ -257,8 +258,8 @@ func TestAutoMigrateCreatesWhatIsMissing(t *testing.T) {
 
 func TestAutoMigrateNilDB(t *testing.T) {
 	t.Parallel()
-	if err := gormstore.AutoMigrate(context.Background(), nil); err == nil {
-		t.Error("AutoMigrate(ctx, nil) = nil, want an error")
+	if err := gormstore.AutoMigrate(context.Background(), nil); !errors.Is(err, repo.ErrNoDB) {
+		t.Errorf("AutoMigrate(ctx, nil) = %v, want repo.ErrNoDB", err)
 	}
 }
 

@@ -92,7 +92,7 @@ const migrateLockKey int64 = 0x401249bc6fbae74c
 // its errors are not yet prefixed with the operation's name.
 func Run(ctx context.Context, db *gorm.DB) error {
 	if db == nil {
-		return errors.New("nil *gorm.DB")
+		return dialect.ErrNoDB
 	}
 	switch dialect.Of(db) {
 	case dialect.SQLite:
