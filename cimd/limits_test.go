@@ -67,17 +67,15 @@ func newLimitedResolver(t *testing.T, s *slowFetch, total, perHost int) *cimd.Re
 	return r
 }
 
-// mustBeBusy resolves id and wants ErrBusy at once, without a fetch.
+// mustBeBusy resolves id and wants ErrBusy without a fetch. A Resolve
+// that queued for a slot instead would wait for a held fetch to end and
+// then start its own, which the entered count shows.
 func mustBeBusy(t *testing.T, r *cimd.Resolver, s *slowFetch, id string) {
 	t.Helper()
 	entered := s.entered.Load()
-	begin := time.Now()
 	_, err := r.Resolve(context.Background(), id)
 	if !errors.Is(err, cimd.ErrBusy) {
 		t.Fatalf("Resolve(%s) = %v, want ErrBusy", id, err)
-	}
-	if d := time.Since(begin); d > time.Second {
-		t.Errorf("Resolve(%s) took %v to fail; want it at once", id, d)
 	}
 	if n := s.entered.Load(); n != entered {
 		t.Errorf("Resolve(%s) started a fetch", id)

@@ -242,13 +242,10 @@ func TestFetchTimeout(t *testing.T) {
 		f := newFixture(t, kind, host, cimd.Config{FetchTimeout: 100 * time.Millisecond})
 		id := host.clientID("/client.json")
 
-		begin := time.Now()
+		// The host never answers: only the fetch timeout ends the call.
 		_, err := f.resolver.Resolve(context.Background(), id)
 		if !errors.Is(err, cimd.ErrFetch) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Resolve = %v, want ErrFetch and context.DeadlineExceeded", err)
-		}
-		if d := time.Since(begin); d > 5*time.Second {
-			t.Errorf("Resolve took %v with a 100ms fetch timeout", d)
 		}
 		if f.cached(t, id) {
 			t.Error("a timed-out fetch left an entry")

