@@ -114,12 +114,12 @@ func TestCastAcceptsDocuments(t *testing.T) {
 			t.Run(k.name+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
 				in := validInput(k)
-				in.Doc = tt.doc
+				in.Doc = complete(k, tt.doc)
 				got, err := k.cast(in, changesets.Limits{})
 				if err != nil {
 					t.Fatalf("Cast: %v", err)
 				}
-				wantDoc(t, got.Doc, tt.doc)
+				wantDoc(t, got.Doc, in.Doc)
 			})
 		}
 	}
@@ -133,7 +133,7 @@ func TestCastKeepsTheCharacterUFFFD(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
 			in := validInput(k)
-			in.Doc = map[string]any{"s": "\uFFFD"}
+			in.Doc = complete(k, map[string]any{"s": "\uFFFD"})
 			got, err := k.cast(in, changesets.Limits{})
 			if err != nil {
 				t.Fatalf("Cast: %v", err)

@@ -1,6 +1,7 @@
 package changesets_test
 
 import (
+	"maps"
 	"strings"
 	"time"
 
@@ -85,10 +86,23 @@ func validInput(k kind) input {
 	}
 	return input{
 		Key:        key,
-		Doc:        map[string]any{"client_name": "Example", "redirect_uris": []any{"https://client.example/cb"}},
+		Doc:        complete(k, map[string]any{"client_name": "Example", "redirect_uris": []any{"https://client.example/cb"}}),
 		ExpiresAt:  expiresAt,
 		InsertedAt: insertedAt,
 	}
+}
+
+// complete returns a copy of doc holding the members k requires, so that
+// a test of something else gets past them: a pushed request's params need
+// a client_id (RFC 6749 section 4.1.1). A member doc already has is kept.
+func complete(k kind, doc map[string]any) map[string]any {
+	out := maps.Clone(doc)
+	if k.docField == "params" {
+		if _, ok := out["client_id"]; !ok {
+			out["client_id"] = "c"
+		}
+	}
+	return out
 }
 
 // keyOfLen returns a URL-shaped key of exactly n bytes (n >= 24).

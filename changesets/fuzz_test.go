@@ -2,6 +2,7 @@ package changesets_test
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -16,7 +17,9 @@ var fuzzLimits = changesets.Limits{MaxDocumentBytes: 4096, MaxDepth: 8}
 // never panic; a success must store the key as given and a document that
 // reads back equal to the input (less the client secrets, for a pushed
 // request) within the limits; a failure must be ErrInvalid naming the
-// failing fields, the key's exactly when ValidKey refuses it.
+// failing fields, the key's exactly when ValidKey refuses it. Params
+// without a client_id string must fail, and pass with one added unless
+// something else is wrong with them.
 func FuzzCast(f *testing.F) {
 	f.Add(cimdURL, []byte(`{"client_name":"Example","redirect_uris":["https://client.example/cb"]}`))
 	f.Add(requestURI, []byte(`{"client_id":"c","client_secret":"s","client_assertion":"a","client_assertion_type":"t"}`))
@@ -34,6 +37,10 @@ func FuzzCast(f *testing.F) {
 	f.Add("k", []byte(`null`))
 	f.Add("k", []byte(`{"a":1} {"b":2}`))
 
+	f.Add(requestURI, []byte(`{"client_id":["c"],"response_type":"code"}`))
+	f.Add(requestURI, []byte(`{"client_id":"","a":{"client_id":"c"}}`))
+	f.Add(requestURI, []byte(`{"client_id":null,"x":"client_id"}`))
+
 	f.Fuzz(func(t *testing.T, key string, raw []byte) {
 		v, err := decodeJSON(raw)
 		if err != nil {
@@ -44,40 +51,27 @@ func FuzzCast(f *testing.F) {
 			return // JSON, but not an object
 		}
 		for _, k := range kinds() {
-			in := validInput(k)
-			in.Key, in.Doc = key, doc
-			got, err := k.cast(in, fuzzLimits)
-			if err != nil {
-				checkFuzzError(t, k, key, err)
+			err := fuzzCastOne(t, k, key, doc, raw)
+			if k.docField != "params" || hasClientID(doc) {
 				continue
 			}
-			if got.Key != key {
-				t.Errorf("%s: row key = %q, want %q", k.name, got.Key, key)
+			if err == nil {
+				t.Errorf("%s: stored params without a client_id string: %s", k.name, raw)
+				continue
 			}
-			if !changesets.ValidKey(key) {
-				t.Errorf("%s: Cast stored key %q, which ValidKey refuses", k.name, key)
+			// The same params with a client_id, so that the fuzzer explores
+			// what a pushed request stores; when they pass, the client_id
+			// must have been the params' only fault.
+			fixed := maps.Clone(doc)
+			fixed["client_id"] = "c"
+			if fuzzCastOne(t, k, key, fixed, raw) != nil {
+				continue
 			}
-			if len(got.Doc) > fuzzLimits.MaxDocumentBytes {
-				t.Errorf("%s: stored %d bytes, over the %d limit", k.name, len(got.Doc), fuzzLimits.MaxDocumentBytes)
-			}
-			stored, err := decodeJSON(got.Doc)
-			if err != nil {
-				t.Fatalf("%s: stored document %q is not JSON: %v", k.name, got.Doc, err)
-			}
-			if d := depthOf(stored); d > fuzzLimits.MaxDepth {
-				t.Errorf("%s: stored document nests %d levels, over the %d limit", k.name, d, fuzzLimits.MaxDepth)
-			}
-			want := doc
-			if k.docField == "params" {
-				want = make(map[string]any, len(doc))
-				for name, value := range doc {
-					if !slices.Contains(changesets.ClientSecretParams, name) {
-						want[name] = value
-					}
+			var cerr *changesets.Error
+			if errors.As(err, &cerr) {
+				if msgs := cerr.On("params"); len(msgs) != 1 || !strings.HasPrefix(msgs[0], "client_id: ") {
+					t.Errorf("%s: params %s refused with %q, want the client_id named", k.name, raw, msgs)
 				}
-			}
-			if !jsonEqual(stored, want) {
-				t.Errorf("%s: stored %s\nfor input %s", k.name, got.Doc, raw)
 			}
 		}
 		// Cast must leave the caller's document as it was.
@@ -85,6 +79,55 @@ func FuzzCast(f *testing.F) {
 			t.Errorf("Cast modified the caller's document: %v", doc)
 		}
 	})
+}
+
+// hasClientID reports whether doc, as decodeJSON reads it, holds the
+// client_id a pushed request needs.
+func hasClientID(doc map[string]any) bool {
+	id, ok := doc["client_id"].(string)
+	return ok && id != ""
+}
+
+// fuzzCastOne casts key and doc with k and checks the outcome; raw is the
+// fuzzer's input, for messages.
+func fuzzCastOne(t *testing.T, k kind, key string, doc map[string]any, raw []byte) error {
+	t.Helper()
+	in := validInput(k)
+	in.Key, in.Doc = key, doc
+	got, err := k.cast(in, fuzzLimits)
+	if err != nil {
+		checkFuzzError(t, k, key, err)
+		return err
+	}
+	if got.Key != key {
+		t.Errorf("%s: row key = %q, want %q", k.name, got.Key, key)
+	}
+	if !changesets.ValidKey(key) {
+		t.Errorf("%s: Cast stored key %q, which ValidKey refuses", k.name, key)
+	}
+	if len(got.Doc) > fuzzLimits.MaxDocumentBytes {
+		t.Errorf("%s: stored %d bytes, over the %d limit", k.name, len(got.Doc), fuzzLimits.MaxDocumentBytes)
+	}
+	stored, err := decodeJSON(got.Doc)
+	if err != nil {
+		t.Fatalf("%s: stored document %q is not JSON: %v", k.name, got.Doc, err)
+	}
+	if d := depthOf(stored); d > fuzzLimits.MaxDepth {
+		t.Errorf("%s: stored document nests %d levels, over the %d limit", k.name, d, fuzzLimits.MaxDepth)
+	}
+	want := doc
+	if k.docField == "params" {
+		want = make(map[string]any, len(doc))
+		for name, value := range doc {
+			if !slices.Contains(changesets.ClientSecretParams, name) {
+				want[name] = value
+			}
+		}
+	}
+	if !jsonEqual(stored, want) {
+		t.Errorf("%s: stored %s\nfor input %s", k.name, got.Doc, raw)
+	}
+	return nil
 }
 
 func checkFuzzError(t *testing.T, k kind, key string, err error) {

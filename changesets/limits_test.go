@@ -9,11 +9,16 @@ import (
 	"github.com/attesto/gormstore/changesets"
 )
 
-// docOfSize returns a document whose JSON encoding is exactly n bytes
-// (n >= 8): {"s":"xxx…"}.
-func docOfSize(t *testing.T, n int) map[string]any {
+// docOfSize returns a document for k whose JSON encoding is exactly n
+// bytes (n >= 32): {"s":"xxx…"}, with the members k requires.
+func docOfSize(t *testing.T, k kind, n int) map[string]any {
 	t.Helper()
-	doc := map[string]any{"s": strings.Repeat("x", n-len(`{"s":""}`))}
+	doc := complete(k, map[string]any{"s": ""})
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc["s"] = strings.Repeat("x", n-len(b))
 	if b, err := json.Marshal(doc); err != nil || len(b) != n {
 		t.Fatalf("docOfSize(%d) encodes to %d bytes (%v)", n, len(b), err)
 	}
@@ -67,7 +72,7 @@ func TestCastDocumentSize(t *testing.T) {
 			t.Run(k.name+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
 				in := validInput(k)
-				in.Doc = docOfSize(t, tt.size)
+				in.Doc = docOfSize(t, k, tt.size)
 				got, err := k.cast(in, tt.lim)
 				if tt.want == "" {
 					if err != nil {
@@ -120,7 +125,7 @@ func TestCastDocumentDepth(t *testing.T) {
 			t.Run(k.name+"/"+tt.name, func(t *testing.T) {
 				t.Parallel()
 				in := validInput(k)
-				in.Doc = docOfDepth(t, tt.depth)
+				in.Doc = complete(k, docOfDepth(t, tt.depth))
 				got, err := k.cast(in, tt.lim)
 				if tt.want == "" {
 					if err != nil {
@@ -150,12 +155,12 @@ func TestCastDepthIgnoresBracketsInStrings(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			t.Parallel()
 			in := validInput(k)
-			in.Doc = doc
+			in.Doc = complete(k, doc)
 			got, err := k.cast(in, changesets.Limits{MaxDepth: 1})
 			if err != nil {
 				t.Fatalf("Cast: %v", err)
 			}
-			wantDoc(t, got.Doc, doc)
+			wantDoc(t, got.Doc, in.Doc)
 		})
 	}
 }

@@ -23,6 +23,13 @@ type PushedAuthorizationRequest struct {
 // Cast validates p and returns the row to insert, with ClientSecretParams
 // removed from the stored params (p.Params itself is left untouched). A
 // missing ExpiresAt is an error, never a reference that does not expire.
+//
+// The params must hold client_id as a non-empty JSON string (RFC 6749
+// section 4.1.1 requires it), judged on the encoded document: a named
+// string type or a json.RawMessage holding a JSON string counts, an array
+// (a url.Values copied as it is), a number or null does not. Stores bind
+// a request to that string, so a request without one could never be
+// fetched for its client.
 func (p PushedAuthorizationRequest) Cast(lim Limits) (models.PushedAuthorizationRequest, error) {
 	p.ExpiresAt = normalizeTime(p.ExpiresAt)
 	p.InsertedAt = normalizeTime(p.InsertedAt)
@@ -30,6 +37,9 @@ func (p PushedAuthorizationRequest) Cast(lim Limits) (models.PushedAuthorization
 	row := models.PushedAuthorizationRequest{RequestURI: p.RequestURI, ExpiresAt: p.ExpiresAt, InsertedAt: p.InsertedAt}
 	if p.Params != nil {
 		doc, msg := encodeDocument(withoutSecrets(p.Params), lim.withDefaults())
+		if msg == "" {
+			msg = clientIDProblem(doc)
+		}
 		if msg != "" {
 			errs = append(errs, FieldError{Field: "params", Message: msg})
 		}
@@ -64,4 +74,57 @@ func withoutSecrets(params map[string]any) map[string]any {
 		delete(out, k)
 	}
 	return out
+}
+
+// clientIDProblem returns what is wrong with the client_id member of doc,
+// or "" when it is a non-empty string. doc is a top-level object encoded
+// by encodeDocument: compact, with unique member names written as
+// encoding/json writes them, so "client_id" matches byte for byte, as the
+// stores' JSON operators match it.
+func clientIDProblem(doc []byte) string {
+	const want = "client_id: must be a non-empty string (RFC 6749 section 4.1.1), got "
+	v := memberValue(doc, "client_id")
+	if v == nil {
+		return want + "none"
+	}
+	switch v[0] {
+	case '"':
+		if v[1] == '"' {
+			return want + "an empty string"
+		}
+		return ""
+	case '[':
+		return want + "an array"
+	case '{':
+		return want + "an object"
+	case 'n':
+		return want + "null"
+	case 't', 'f':
+		return want + "a boolean"
+	default:
+		return want + "a number"
+	}
+}
+
+// memberValue returns doc from the start of the value of its top-level
+// member name, or nil when there is none. In compact JSON a string at the
+// top level that follows '{' or ',' is a member name; one that follows ':'
+// is a value.
+func memberValue(doc []byte, name string) []byte {
+	depth := 0
+	for i := 0; i < len(doc); i++ {
+		switch doc[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			end, _ := scanString(doc, i+1)
+			if depth == 1 && (doc[i-1] == '{' || doc[i-1] == ',') && string(doc[i+1:end]) == name {
+				return doc[end+2:]
+			}
+			i = end
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package changesets_test
 
 import (
+	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -59,7 +60,7 @@ func TestPushedAuthorizationRequestCastFailsWithoutARow(t *testing.T) {
 		},
 		{
 			name: "expiry not after insertion",
-			p:    changesets.PushedAuthorizationRequest{RequestURI: requestURI, Params: map[string]any{}, ExpiresAt: insertedAt, InsertedAt: insertedAt},
+			p:    changesets.PushedAuthorizationRequest{RequestURI: requestURI, Params: map[string]any{"client_id": "c"}, ExpiresAt: insertedAt, InsertedAt: insertedAt},
 			want: "expires_at: must be after inserted_at",
 		},
 		{
@@ -119,12 +120,6 @@ func TestPushedAuthorizationRequestCastDropsClientSecrets(t *testing.T) {
 			exact: `{"client_id":"c"}`,
 		},
 		{
-			name:   "only secrets",
-			params: map[string]any{"client_secret": "s", "client_assertion": "a"},
-			want:   map[string]any{},
-			exact:  `{}`,
-		},
-		{
 			name:   "a secret that could not be encoded is dropped before encoding",
 			params: map[string]any{"client_id": "c", "client_secret": "\x00\xff"},
 			want:   map[string]any{"client_id": "c"},
@@ -132,11 +127,11 @@ func TestPushedAuthorizationRequestCastDropsClientSecrets(t *testing.T) {
 		{
 			name: "look-alike keys are kept",
 			params: map[string]any{
-				"client_secret_hint": "x", "Client_Secret": "y", "client_assertion_types": "z",
+				"client_id": "c", "client_secret_hint": "x", "Client_Secret": "y", "client_assertion_types": "z",
 				"nested": map[string]any{"client_secret": "inside"},
 			},
 			want: map[string]any{
-				"client_secret_hint": "x", "Client_Secret": "y", "client_assertion_types": "z",
+				"client_id": "c", "client_secret_hint": "x", "Client_Secret": "y", "client_assertion_types": "z",
 				"nested": map[string]any{"client_secret": "inside"},
 			},
 		},
@@ -191,5 +186,79 @@ func TestClientSecretParams(t *testing.T) {
 	got := slices.Sorted(slices.Values(changesets.ClientSecretParams))
 	if !slices.Equal(got, want) {
 		t.Errorf("ClientSecretParams = %q, want %q", got, want)
+	}
+}
+
+// clientID is a named string type, as a caller's own model may hold a
+// client_id.
+type clientID string
+
+// TestPushedAuthorizationRequestCastRequiresClientID checks that the params
+// must hold client_id as a non-empty JSON string, whatever Go type encodes
+// it, and that nothing else passes: not an array (a url.Values copied as it
+// is), not a client_id nested deeper or spelt differently.
+func TestPushedAuthorizationRequestCastRequiresClientID(t *testing.T) {
+	t.Parallel()
+	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
+	const got = "client_id: must be a non-empty string (RFC 6749 section 4.1.1), got "
+	tests := []struct {
+		name   string
+		params map[string]any
+		want   string // the client_id stored; "" when refused
+		msg    string // the message on params when refused
+	}{
+		{name: "string", params: map[string]any{"client_id": "s6BhdRkqt3"}, want: "s6BhdRkqt3"},
+		{name: "named string type", params: map[string]any{"client_id": clientID("s6BhdRkqt3")}, want: "s6BhdRkqt3"},
+		{name: "RawMessage string", params: map[string]any{"client_id": raw(` "s6BhdRkqt3" `)}, want: "s6BhdRkqt3"},
+		{name: "RawMessage string with escapes", params: map[string]any{"client_id": raw(`"s6\u0042\""`)}, want: `s6B"`},
+		{name: "quote only", params: map[string]any{"client_id": `"`}, want: `"`},
+		{name: "blank but not empty", params: map[string]any{"client_id": " "}, want: " "},
+		{name: "after a nested client_id", params: map[string]any{"a": map[string]any{"client_id": 1}, "client_id": "c"}, want: "c"},
+		{name: "with client secrets", params: map[string]any{"client_id": "c", "client_secret": "s"}, want: "c"},
+
+		{name: "missing", params: map[string]any{"response_type": "code"}, msg: got + "none"},
+		{name: "empty params", params: map[string]any{}, msg: got + "none"},
+		{name: "only client secrets", params: map[string]any{"client_secret": "s", "client_assertion": "a"}, msg: got + "none"},
+		{name: "empty string", params: map[string]any{"client_id": ""}, msg: got + "an empty string"},
+		{name: "empty named string", params: map[string]any{"client_id": clientID("")}, msg: got + "an empty string"},
+		{name: "RawMessage empty string", params: map[string]any{"client_id": raw(`""`)}, msg: got + "an empty string"},
+		{name: "url.Values copied as it is", params: map[string]any{"client_id": []string{"s6BhdRkqt3"}}, msg: got + "an array"},
+		{name: "array", params: map[string]any{"client_id": []any{"s6BhdRkqt3"}}, msg: got + "an array"},
+		{name: "RawMessage array", params: map[string]any{"client_id": raw(`["s6BhdRkqt3"]`)}, msg: got + "an array"},
+		{name: "object", params: map[string]any{"client_id": map[string]any{"id": "c"}}, msg: got + "an object"},
+		{name: "number", params: map[string]any{"client_id": 42}, msg: got + "a number"},
+		{name: "negative json.Number", params: map[string]any{"client_id": json.Number("-1")}, msg: got + "a number"},
+		{name: "null", params: map[string]any{"client_id": nil}, msg: got + "null"},
+		{name: "RawMessage null", params: map[string]any{"client_id": raw(`null`)}, msg: got + "null"},
+		{name: "boolean", params: map[string]any{"client_id": true}, msg: got + "a boolean"},
+		{name: "false", params: map[string]any{"client_id": false}, msg: got + "a boolean"},
+		{name: "only nested", params: map[string]any{"a": map[string]any{"client_id": "c"}, "l": []any{"client_id", "c"}}, msg: got + "none"},
+		{name: "only as a value", params: map[string]any{"x": "client_id", "y": "c"}, msg: got + "none"},
+		{name: "other spelling", params: map[string]any{"Client_ID": "c", "client_id ": "c"}, msg: got + "none"},
+		{name: "after a nested string client_id", params: map[string]any{"a": map[string]any{"client_id": "c"}, "client_id": 5}, msg: got + "a number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			row, err := changesets.PushedAuthorizationRequest{
+				RequestURI: requestURI, Params: tt.params, ExpiresAt: expiresAt, InsertedAt: insertedAt,
+			}.Cast(changesets.Limits{})
+			if tt.msg != "" {
+				wantInvalid(t, err, changesets.FieldError{Field: "params", Message: tt.msg})
+				if !reflect.DeepEqual(row, models.PushedAuthorizationRequest{}) {
+					t.Errorf("failed Cast returned a row: %+v", row)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Cast: %v", err)
+			}
+			var stored struct {
+				ClientID string `json:"client_id"`
+			}
+			if err := json.Unmarshal(row.Params, &stored); err != nil || stored.ClientID != tt.want {
+				t.Errorf("stored params %s: client_id = %q (%v), want %q", row.Params, stored.ClientID, err, tt.want)
+			}
+		})
 	}
 }
