@@ -106,7 +106,7 @@ func (c internalCIMD) Put(ctx context.Context, url string, doc map[string]any, e
 	if err != nil {
 		return err
 	}
-	_, err = internalWrite(ctx, c.db.raw(c.sql.cimdPut, c.time(row.ExpiresAt), c.time(row.InsertedAt), string(row.Metadata), row.URL))
+	_, err = internalWrite(ctx, c.db.raw(c.sql.cimdPut, c.time(row.ExpiresAt.Time), c.time(row.InsertedAt.Time), string(row.Metadata), row.URL))
 	return err
 }
 
@@ -125,7 +125,7 @@ func (p internalPAR) Put(ctx context.Context, uri string, params map[string]any,
 	if err != nil {
 		return err
 	}
-	n, err := internalWrite(ctx, p.db.raw(p.sql.parPut, p.time(row.ExpiresAt), p.time(row.InsertedAt), string(row.Params), row.RequestURI))
+	n, err := internalWrite(ctx, p.db.raw(p.sql.parPut, p.time(row.ExpiresAt.Time), p.time(row.InsertedAt.Time), string(row.Params), row.RequestURI))
 	if err == nil && n == 0 {
 		err = errors.New("duplicate request_uri")
 	}

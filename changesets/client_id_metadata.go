@@ -23,7 +23,7 @@ func (c ClientIDMetadata) Cast(lim Limits) (models.ClientIDMetadata, error) {
 	c.ExpiresAt = normalizeTime(c.ExpiresAt)
 	c.InsertedAt = normalizeTime(c.InsertedAt)
 	errs := check(&c, nil)
-	row := models.ClientIDMetadata{URL: c.URL, ExpiresAt: c.ExpiresAt, InsertedAt: c.InsertedAt}
+	row := models.ClientIDMetadata{URL: c.URL, ExpiresAt: models.NewTime(c.ExpiresAt), InsertedAt: models.NewTime(c.InsertedAt)}
 	if c.Metadata != nil {
 		doc, msg := encodeDocument(c.Metadata, lim.withDefaults())
 		if msg != "" {

@@ -46,7 +46,7 @@ func kinds() []kind {
 					ExpiresAt:  in.ExpiresAt,
 					InsertedAt: in.InsertedAt,
 				}.Cast(lim)
-				return row{Key: r.URL, Doc: r.Metadata, ExpiresAt: r.ExpiresAt, InsertedAt: r.InsertedAt}, err
+				return row{Key: r.URL, Doc: r.Metadata, ExpiresAt: r.ExpiresAt.Time, InsertedAt: r.InsertedAt.Time}, err
 			},
 		},
 		{
@@ -60,7 +60,7 @@ func kinds() []kind {
 					ExpiresAt:  in.ExpiresAt,
 					InsertedAt: in.InsertedAt,
 				}.Cast(lim)
-				return row{Key: r.RequestURI, Doc: r.Params, ExpiresAt: r.ExpiresAt, InsertedAt: r.InsertedAt}, err
+				return row{Key: r.RequestURI, Doc: r.Params, ExpiresAt: r.ExpiresAt.Time, InsertedAt: r.InsertedAt.Time}, err
 			},
 		},
 	}

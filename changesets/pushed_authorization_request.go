@@ -34,7 +34,7 @@ func (p PushedAuthorizationRequest) Cast(lim Limits) (models.PushedAuthorization
 	p.ExpiresAt = normalizeTime(p.ExpiresAt)
 	p.InsertedAt = normalizeTime(p.InsertedAt)
 	errs := check(&p, nil)
-	row := models.PushedAuthorizationRequest{RequestURI: p.RequestURI, ExpiresAt: p.ExpiresAt, InsertedAt: p.InsertedAt}
+	row := models.PushedAuthorizationRequest{RequestURI: p.RequestURI, ExpiresAt: models.NewTime(p.ExpiresAt), InsertedAt: models.NewTime(p.InsertedAt)}
 	if p.Params != nil {
 		doc, msg := encodeDocument(withoutSecrets(p.Params), lim.withDefaults())
 		if msg == "" {

@@ -1,10 +1,6 @@
 package models
 
-import (
-	"time"
-
-	"gorm.io/datatypes"
-)
+import "gorm.io/datatypes"
 
 // ClientIDMetadata is one cached, already validated Client ID Metadata
 // Document, keyed by the client_id URL it was fetched from.
@@ -16,9 +12,9 @@ type ClientIDMetadata struct {
 	Metadata datatypes.JSON `gorm:"column:metadata;type:jsonb;not null"`
 	// ExpiresAt is re-checked on every read: an unswept expired row is a
 	// miss, never a stale hit.
-	ExpiresAt time.Time `gorm:"column:expires_at;type:timestamptz;not null;index:attesto_client_id_metadata_expires_at_index"`
+	ExpiresAt Time `gorm:"column:expires_at;type:timestamptz;not null;index:attesto_client_id_metadata_expires_at_index"`
 	// InsertedAt is diagnostic only; it is never a lookup key.
-	InsertedAt time.Time `gorm:"column:inserted_at;type:timestamptz;not null"`
+	InsertedAt Time `gorm:"column:inserted_at;type:timestamptz;not null"`
 }
 
 // ClientIDMetadataTable is the table name shared with attesto_phoenix.

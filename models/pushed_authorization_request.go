@@ -1,10 +1,6 @@
 package models
 
-import (
-	"time"
-
-	"gorm.io/datatypes"
-)
+import "gorm.io/datatypes"
 
 // PushedAuthorizationRequest is one pushed authorization request (RFC 9126):
 // the validated request parameters behind a one-time request_uri.
@@ -16,9 +12,9 @@ type PushedAuthorizationRequest struct {
 	// object with client authentication secrets already removed.
 	Params datatypes.JSON `gorm:"column:params;type:jsonb;not null"`
 	// ExpiresAt is re-checked on every read (RFC 9126 section 2.2).
-	ExpiresAt time.Time `gorm:"column:expires_at;type:timestamptz;not null;index:attesto_pushed_authorization_requests_expires_at_index"`
+	ExpiresAt Time `gorm:"column:expires_at;type:timestamptz;not null;index:attesto_pushed_authorization_requests_expires_at_index"`
 	// InsertedAt is diagnostic only; it is never a lookup key.
-	InsertedAt time.Time `gorm:"column:inserted_at;type:timestamptz;not null"`
+	InsertedAt Time `gorm:"column:inserted_at;type:timestamptz;not null"`
 }
 
 // PushedAuthorizationRequestTable is the table name shared with

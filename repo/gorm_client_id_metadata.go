@@ -60,7 +60,7 @@ func (c *GormClientIDMetadataCache) Put(ctx context.Context, url string, metadat
 		return fmt.Errorf("repo: cimd put: %w", err)
 	}
 	_, err = exec(c.db.on(ctx, false), c.stmt.put, &args{
-		argKey: row.URL, argDoc: string(row.Metadata), argExpiresAt: c.db.time(row.ExpiresAt), argInsertedAt: c.db.time(row.InsertedAt),
+		argKey: row.URL, argDoc: string(row.Metadata), argExpiresAt: c.db.time(row.ExpiresAt.Time), argInsertedAt: c.db.time(row.InsertedAt.Time),
 	}, "cimd put", "url")
 	return err
 }

@@ -48,7 +48,7 @@ func (p *GormPARStore) Put(ctx context.Context, requestURI string, params map[st
 		return fmt.Errorf("repo: par put: %w", err)
 	}
 	n, err := exec(p.db.on(ctx, false), p.stmt.put, &args{
-		argKey: row.RequestURI, argDoc: string(row.Params), argExpiresAt: p.db.time(row.ExpiresAt), argInsertedAt: p.db.time(row.InsertedAt),
+		argKey: row.RequestURI, argDoc: string(row.Params), argExpiresAt: p.db.time(row.ExpiresAt.Time), argInsertedAt: p.db.time(row.InsertedAt.Time),
 	}, "par put", "request_uri")
 	if err != nil {
 		return err

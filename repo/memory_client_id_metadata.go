@@ -65,7 +65,7 @@ func (c *MemoryClientIDMetadataCache) Put(_ context.Context, url string, metadat
 	if c.entries == nil {
 		c.entries = make(map[string]memoryEntry)
 	}
-	c.entries[url] = memoryEntry{doc: row.Metadata, expiresAt: row.ExpiresAt}
+	c.entries[url] = memoryEntry{doc: row.Metadata, expiresAt: row.ExpiresAt.Time}
 	return nil
 }
 

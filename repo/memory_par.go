@@ -50,7 +50,7 @@ func (p *MemoryPARStore) Put(_ context.Context, requestURI string, params map[st
 	if _, taken := p.entries[requestURI]; taken {
 		return fmt.Errorf("repo: par put: request_uri has already been taken: %w", ErrDuplicate)
 	}
-	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt, clientID: boundClient(row.Params)}
+	e := memoryEntry{doc: row.Params, expiresAt: row.ExpiresAt.Time, clientID: boundClient(row.Params)}
 	p.entries[requestURI] = e
 	return nil
 }
