@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 )
@@ -46,5 +47,35 @@ func badDocs() []badDoc {
 		{"invalid UTF-8 in a key", map[string]any{"a\xff": "s"}},
 		{"too deep", deep},
 		{"too large", map[string]any{"s": strings.Repeat("x", 65<<10)}},
+	}
+}
+
+// refusedClientID is pushed params whose client_id no store accepts: RFC
+// 6749 section 4.1.1 requires it, and the stores bind a request to it as a
+// non-empty JSON string. id is what a client might present for it.
+type refusedClientID struct {
+	name   string
+	params map[string]any
+	id     string
+}
+
+func refusedClientIDs() []refusedClientID {
+	type clientName string
+	return []refusedClientID{
+		{"missing", map[string]any{"scope": "openid"}, ""},
+		{"empty string", map[string]any{"client_id": ""}, ""},
+		{"empty named string", map[string]any{"client_id": clientName("")}, ""},
+		{"RawMessage empty string", map[string]any{"client_id": json.RawMessage(`""`)}, ""},
+		{"array, a url.Values copied as it is", map[string]any{"client_id": []string{"123"}}, "123"},
+		{"array", map[string]any{"client_id": []any{"123"}}, `["123"]`},
+		{"RawMessage array", map[string]any{"client_id": json.RawMessage(`["123"]`)}, "123"},
+		{"number", map[string]any{"client_id": 123}, "123"},
+		{"RawMessage number", map[string]any{"client_id": json.RawMessage(`123`)}, "123"},
+		{"null", map[string]any{"client_id": nil}, "null"},
+		{"RawMessage null", map[string]any{"client_id": json.RawMessage(`null`)}, "null"},
+		{"boolean", map[string]any{"client_id": true}, "true"},
+		{"object", map[string]any{"client_id": map[string]any{"id": "123"}}, "123"},
+		{"only nested", map[string]any{"claims": map[string]any{"client_id": "123"}}, "123"},
+		{"other spelling", map[string]any{"Client_ID": "123"}, "123"},
 	}
 }

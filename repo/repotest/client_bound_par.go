@@ -58,17 +58,18 @@ func RunClientBoundPARStore(t *testing.T, newStore ClientBoundPARFactory) {
 		mustHit(t, "TakeForClient by the owner after the others' attempts", forClient(s, true, owner), requestURI, pushed())
 	})
 
+	// A client_id that is not a non-empty string binds nobody, so Put
+	// refuses it (RFC 6749 section 4.1.1) rather than store a request no
+	// client could ever resolve, and nobody resolves it by what it held.
 	t.Run("OnlyAStringClientIDBinds", func(t *testing.T) {
 		s, _ := setup(t)
-		mustOK(t, "Put without client_id", s.Put(ctx, requestURI+"-none", map[string]any{"scope": "openid"}, time.Minute))
-		mustOK(t, "Put with a numeric client_id", s.Put(ctx, requestURI+"-num", map[string]any{"client_id": 123}, time.Minute))
-		mustOK(t, "Put with a list client_id", s.Put(ctx, requestURI+"-list", map[string]any{"client_id": []any{"123"}}, time.Minute))
-		for _, uri := range []string{requestURI + "-none", requestURI + "-num", requestURI + "-list"} {
-			for _, id := range []string{"123", `["123"]`, "null"} {
-				mustMiss(t, "FetchForClient "+id, forClient(s, false, id), uri)
-				mustMiss(t, "TakeForClient "+id, forClient(s, true, id), uri)
+		for i, tc := range refusedClientIDs() {
+			uri := fmt.Sprintf("%s-client-%d", requestURI, i)
+			mustInvalid(t, "Put with a client_id "+tc.name, s.Put(ctx, uri, tc.params, time.Minute), "params")
+			for _, id := range []string{tc.id, "123", `["123"]`, "null", ""} {
+				mustMiss(t, fmt.Sprintf("FetchForClient %q (%s)", id, tc.name), forClient(s, false, id), uri)
+				mustMiss(t, fmt.Sprintf("TakeForClient %q (%s)", id, tc.name), forClient(s, true, id), uri)
 			}
-			mustHit(t, "unbound Fetch still resolves it", s.Fetch, uri, nil)
 		}
 	})
 
@@ -91,24 +92,28 @@ func RunClientBoundPARStore(t *testing.T, newStore ClientBoundPARFactory) {
 	})
 
 	// The binding is the client_id as stored, a JSON string, whatever Go
-	// type held it: every store binds alike.
+	// type held it: every store binds alike, and reads it back as a string.
 	t.Run("BindsWhateverGoTypeHeldTheString", func(t *testing.T) {
 		s, _ := setup(t)
 		type clientName string
-		for suffix, id := range map[string]any{
-			"-named": clientName("client-named"),
-			"-raw":   json.RawMessage(`"client-raw"`),
-			"-bytes": json.RawMessage(`"client\u002dbytes"`),
+		for _, tc := range []struct {
+			name string
+			held any
+			id   string
+		}{
+			{"string", "client-plain", "client-plain"},
+			{"named string type", clientName("client-named"), "client-named"},
+			{"RawMessage string", json.RawMessage(` "client-raw" `), "client-raw"},
+			{"RawMessage string with an escape", json.RawMessage(`"client\u002dbytes"`), "client-bytes"},
 		} {
-			mustOK(t, "Put "+suffix, s.Put(ctx, requestURI+suffix, map[string]any{"client_id": id}, time.Minute))
+			uri := requestURI + "-" + tc.id
+			mustOK(t, "Put of a client_id "+tc.name, s.Put(ctx, uri, map[string]any{"client_id": tc.held}, time.Minute))
+			want := map[string]any{"client_id": tc.id}
+			mustMiss(t, "FetchForClient by another ("+tc.name+")", forClient(s, false, intruder), uri)
+			mustHit(t, "FetchForClient "+tc.id, forClient(s, false, tc.id), uri, want)
+			mustHit(t, "TakeForClient "+tc.id, forClient(s, true, tc.id), uri, want)
+			mustMiss(t, "Fetch after TakeForClient "+tc.id, s.Fetch, uri)
 		}
-		for suffix, id := range map[string]string{"-named": "client-named", "-raw": "client-raw", "-bytes": "client-bytes"} {
-			mustMiss(t, "FetchForClient by another", forClient(s, false, intruder), requestURI+suffix)
-			mustHit(t, "FetchForClient "+id, forClient(s, false, id), requestURI+suffix, nil)
-			mustHit(t, "TakeForClient "+id, forClient(s, true, id), requestURI+suffix, nil)
-		}
-		mustOK(t, "Put with a raw number", s.Put(ctx, requestURI+"-rawnum", map[string]any{"client_id": json.RawMessage(`123`)}, time.Minute))
-		mustMiss(t, "FetchForClient 123 of a raw number", forClient(s, false, "123"), requestURI+"-rawnum")
 	})
 
 	t.Run("ExpiryStillApplies", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"sync"
@@ -19,6 +20,14 @@ import (
 type PARFactory func(t *testing.T, now func() time.Time) repo.PARStore
 
 const requestURI = "urn:ietf:params:oauth:request_uri:bwc4JK-ESC0w8acc191e-Y1LTC2"
+
+// withClient returns a copy of doc with pushed()'s client_id, which every
+// pushed request needs, so that a test of something else gets past it.
+func withClient(doc map[string]any) map[string]any {
+	out := maps.Clone(doc)
+	out["client_id"] = pushed()["client_id"]
+	return out
+}
 
 func pushed() map[string]any {
 	return map[string]any{
@@ -84,18 +93,18 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 		s, _ := setup(t)
 		docs := Documents()
 		for _, name := range sortedKeys(docs) {
-			mustOK(t, "Put "+name, s.Put(ctx, requestURI+name, docs[name], time.Minute))
+			mustOK(t, "Put "+name, s.Put(ctx, requestURI+name, withClient(docs[name]), time.Minute))
 		}
 		for _, name := range sortedKeys(docs) {
-			mustHit(t, "Fetch", s.Fetch, requestURI+name, docs[name])
-			mustHit(t, "Take", s.Take, requestURI+name, docs[name])
+			mustHit(t, "Fetch", s.Fetch, requestURI+name, withClient(docs[name]))
+			mustHit(t, "Take", s.Take, requestURI+name, withClient(docs[name]))
 		}
 	})
 
 	t.Run("DuplicateRequestURIIsAnErrorAndKeepsTheOriginal", func(t *testing.T) {
 		s, clock := setup(t)
 		mustOK(t, "Put", s.Put(ctx, requestURI, pushed(), time.Minute))
-		err := s.Put(ctx, requestURI, map[string]any{"other": "request"}, 5*time.Minute)
+		err := s.Put(ctx, requestURI, withClient(map[string]any{"other": "request"}), 5*time.Minute)
 		if !errors.Is(err, repo.ErrDuplicate) {
 			t.Fatalf("duplicate Put: error %v does not match repo.ErrDuplicate", err)
 		}
@@ -146,6 +155,28 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 		}
 	})
 
+	// RFC 6749 section 4.1.1: client_id is REQUIRED, and the stores bind a
+	// request to it. Params without a non-empty client_id string are
+	// refused, naming client_id, whatever Go type held them, and write
+	// nothing: neither Fetch nor a later Put of the same request_uri finds
+	// a row.
+	t.Run("RequiresAClientIDString", func(t *testing.T) {
+		s, _ := setup(t)
+		refused := refusedClientIDs()
+		for i, tc := range refused {
+			uri := fmt.Sprintf("%s-client-%d", requestURI, i)
+			err := s.Put(ctx, uri, tc.params, time.Minute)
+			mustInvalid(t, "Put with a client_id "+tc.name, err, "params")
+			if !strings.Contains(err.Error(), "client_id") {
+				t.Errorf("Put with a client_id %s: error %q does not name client_id", tc.name, err)
+			}
+			mustMiss(t, "Fetch after a Put with a client_id "+tc.name, s.Fetch, uri)
+		}
+		for i := range refused {
+			mustOK(t, "Put of a request_uri a refused Put named", s.Put(ctx, fmt.Sprintf("%s-client-%d", requestURI, i), pushed(), time.Minute))
+		}
+	})
+
 	t.Run("AcceptsTheLongestKey", func(t *testing.T) {
 		s, _ := setup(t)
 		key := longKey("urn:ietf:params:oauth:request_uri:", maxKey)
@@ -165,10 +196,10 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 
 	t.Run("KeysMatchLiterally", func(t *testing.T) {
 		s, _ := setup(t)
-		mustOK(t, "Put", s.Put(ctx, "urn:x:%", map[string]any{"k": "%"}, time.Minute))
+		mustOK(t, "Put", s.Put(ctx, "urn:x:%", withClient(map[string]any{"k": "%"}), time.Minute))
 		mustMiss(t, "Fetch of a wildcard", s.Fetch, "urn:x:_")
 		mustMiss(t, "Take of a wildcard", s.Take, "urn:x:%%")
-		mustHit(t, "Take", s.Take, "urn:x:%", map[string]any{"k": "%"})
+		mustHit(t, "Take", s.Take, "urn:x:%", withClient(map[string]any{"k": "%"}))
 	})
 
 	t.Run("KeysAreByteExact", func(t *testing.T) {
@@ -177,11 +208,11 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 		longOther := long[:len(long)-1] + "j"
 		keys := []string{"urn:x:a", "urn:x:A", "urn:x:a ", long, longOther}
 		for _, key := range keys {
-			mustOK(t, "Put "+key, s.Put(ctx, key, map[string]any{"k": key}, time.Minute))
+			mustOK(t, "Put "+key, s.Put(ctx, key, withClient(map[string]any{"k": key}), time.Minute))
 		}
 		mustMiss(t, "Fetch with two trailing spaces", s.Fetch, "urn:x:a  ")
 		for _, key := range keys {
-			mustHit(t, "Take "+key, s.Take, key, map[string]any{"k": key})
+			mustHit(t, "Take "+key, s.Take, key, withClient(map[string]any{"k": key}))
 		}
 	})
 
@@ -210,19 +241,19 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 
 	t.Run("ParamsAreCopies", func(t *testing.T) {
 		s, _ := setup(t)
-		in := map[string]any{"scope": "openid"}
+		in := withClient(map[string]any{"scope": "openid"})
 		mustOK(t, "Put", s.Put(ctx, requestURI, in, time.Minute))
 		in["scope"] = "admin"
-		got := mustHit(t, "Fetch", s.Fetch, requestURI, map[string]any{"scope": "openid"})
+		got := mustHit(t, "Fetch", s.Fetch, requestURI, withClient(map[string]any{"scope": "openid"}))
 		got["scope"] = "admin"
-		mustHit(t, "Take", s.Take, requestURI, map[string]any{"scope": "openid"})
+		mustHit(t, "Take", s.Take, requestURI, withClient(map[string]any{"scope": "openid"}))
 	})
 
 	t.Run("ConcurrentTakesHaveExactlyOneWinner", func(t *testing.T) {
 		s, _ := setup(t)
 		const uris, takers = 20, 16
 		for i := range uris {
-			mustOK(t, "Put", s.Put(ctx, fmt.Sprintf("%s-%d", requestURI, i), map[string]any{"i": i}, time.Minute))
+			mustOK(t, "Put", s.Put(ctx, fmt.Sprintf("%s-%d", requestURI, i), withClient(map[string]any{"i": i}), time.Minute))
 		}
 		var wins [uris]atomic.Int32
 		var wg sync.WaitGroup
@@ -237,7 +268,7 @@ func RunPARStore(t *testing.T, newStore PARFactory, opts *Options) {
 					}
 					if found {
 						wins[i].Add(1)
-						if !JSONEqual(got, map[string]any{"i": i}) {
+						if !JSONEqual(got, withClient(map[string]any{"i": i})) {
 							errs <- fmt.Errorf("Take %d returned %s", i, show(got))
 						}
 					}
