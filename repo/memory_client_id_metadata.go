@@ -105,7 +105,7 @@ func deleteExpired(entries map[string]memoryEntry, now time.Time) int64 {
 	return n
 }
 
-// read is the in-memory twin of readResult: a live entry is its decoded
+// read is the in-memory twin of readDocument: a live entry is its decoded
 // document, anything else a miss.
 func (e memoryEntry) read(op string, ok bool, now time.Time) (map[string]any, bool, error) {
 	if !ok || !e.expiresAt.After(now) {

@@ -26,20 +26,20 @@ const expiresAt = "expires_at"
 // keeps a row that a writer refreshed after the subquery saw it, on a
 // database whose subquery does not lock it.
 const (
-	// pgBatch, measured on PostgreSQL 15 with 200,000 expired rows:
+	// pgBatch (measured: BENCHMARKS.md, "The sweeper: earlier
+	// measurements"):
 	//
 	//   - ARRAY(subquery) is planned once, as an InitPlan, followed by one
 	//     primary-key lookup per row. With "key IN (subquery)" the generic
 	//     plan that pgx's statement cache switches to after five
 	//     executions is a hash semi-join reading every expired row for
-	//     every batch: 30 ms per batch of 100 instead of 0.5 ms.
+	//     every batch.
 	//   - expires_at >= the previous batch's newest row (keyset) starts
 	//     the index scan past the entries of the rows already deleted,
-	//     which stay in the index until vacuum: without it the last
-	//     batches of a 200,000-row pass took 26 ms each instead of 1.5 ms,
-	//     and the pass 14 s instead of 2 s at a batch of 100. A row locked
-	//     by a writer when its batch ran is left behind by the keyset; the
-	//     next pass deletes it if it is still expired.
+	//     which stay in the index until vacuum: without it each batch of
+	//     a long pass steps over all of them again. A row locked by a
+	//     writer when its batch ran is left behind by the keyset; the next
+	//     pass deletes it if it is still expired.
 	//   - FOR UPDATE SKIP LOCKED steps past rows that a writer or another
 	//     sweeper holds instead of queueing behind them.
 	//   - The CTE returns one row, the batch's count and newest expires_at,

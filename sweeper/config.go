@@ -14,17 +14,12 @@ import (
 // Defaults of the Config fields left zero.
 const (
 	// DefaultBatchSize keeps the stores' calls quick while a long backlog
-	// goes. Measured on PostgreSQL 15, 2 cores, 1,000,000 expired rows
-	// swept while two readers Get live rows (bench.BenchmarkSweep): the
-	// readers' p99 during the pass grew with the batch, from about 0.5 ms
-	// at 50 to 0.6 ms at 100, 1.0 ms at 200, 1.8 ms at 500 and 2 to 2.8 ms
-	// at 1,000, against 0.15 to 0.45 ms before the pass; the pass took
-	// 10 s at 50, 6.5 s at 100 and 3.7 s at 1,000. Resting between batches
-	// did not lower the p99: what the readers feel is the length of each
-	// statement, not how much of the time one runs. Raise it for a faster
-	// pass where latency during a sweep matters less. On MariaDB/MySQL
-	// every batch is also a transaction whose commit waits for the redo
-	// log to be flushed, which sets a floor under each batch's time.
+	// goes: what readers feel during a pass is the length of each batch's
+	// statement, which grows with the batch (BENCHMARKS.md, "The sweeper:
+	// earlier measurements"). Raise it for a faster pass where latency
+	// during a sweep matters less. On MariaDB/MySQL every batch is also a
+	// transaction whose commit waits for the redo log to be flushed, which
+	// sets a floor under each batch's time.
 	DefaultBatchSize = 50
 	// DefaultTimeout bounds a pass. It is generous because a pass that
 	// hits it only stops early: its batches stay deleted and the next

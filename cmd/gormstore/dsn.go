@@ -27,9 +27,9 @@ const defaultSQLiteFile = "gormstore.db"
 // the kernel's TCP retries.
 const defaultConnectTimeout = 5 * time.Second
 
-// sqlitePragmas are the README's settings for a SQLite file, added unless
-// the DSN sets them: a writer waits for another instead of failing with
-// SQLITE_BUSY, and readers never wait for the writer.
+// sqlitePragmas are docs/databases.md's settings for a SQLite file, added
+// unless the DSN sets them: a writer waits for another instead of failing
+// with SQLITE_BUSY, and readers never wait for the writer.
 var sqlitePragmas = []struct{ name, value string }{
 	{"busy_timeout", "busy_timeout(10000)"},
 	{"journal_mode", "journal_mode(WAL)"},

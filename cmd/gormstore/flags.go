@@ -172,9 +172,9 @@ func editDistance(a, b string) int {
 var errHelp = errors.New("help requested")
 
 // printUsage writes the command's help: its usage line, what it does and
-// its flags, spelt with two dashes as the README spells them. What every
-// command shares (the DSN forms, the exit statuses) is one line that says
-// where to read it.
+// its flags, spelt with two dashes as docs/operations.md spells them. What
+// every command shares (the DSN forms, the exit statuses) is one line that
+// says where to read it.
 func (fs *flagSet) printUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s\n\n%s", fs.usageLine(), fs.about)
 	n := 0
