@@ -29,8 +29,8 @@
 # ROUNDS (5), SWEEP_ROUNDS (3), BENCH_CPU_LATENCY (hold: keep idle CPUs
 # polling during the run, when root; keep: leave them). When no server
 # answers at TEST_DATABASE_URL or TEST_MYSQL_URL, it starts them as the test
-# command does (scripts/test.sh with GORMSTORE_SERVERS_ONLY=1). It takes
-# about 14 minutes on 2 cores.
+# command does (scripts/test.sh with GORMSTORE_SERVERS_ONLY=1). The
+# recorded run's length is in BENCHMARKS.md.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -22,9 +22,9 @@
 # machine's Debian cluster on that port, if there is one, and otherwise a
 # private throwaway server with trust auth in .pgdata/ (installing PostgreSQL
 # with apt-get if needed). That server keeps running after the script; stop
-# it with
-#   /usr/lib/postgresql/VERSION/bin/pg_ctl -D .pgdata/data stop
-# (as the postgres user when root) and remove .pgdata/ to start afresh.
+# it as docs/testing.md says (pg_ctl -D .pgdata/data stop, through
+# runuser -u postgres when the script ran as root) and remove .pgdata/ to
+# start afresh.
 #
 # MariaDB: when nothing answers at a local DSN it starts the machine's
 # MariaDB server with its own configuration (installing mariadb-server with
@@ -548,7 +548,7 @@ if [[ ${GORMSTORE_LONG:-0} == 1 ]]; then
 		rc=0
 		go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s "$pkg" 2>&1 | tee "$log" || rc=$?
 		((rc == 0)) && continue
-		# Go before 1.27 can fail a target with a bare "context deadline
+		# Go 1.26 can fail a target with a bare "context deadline
 		# exceeded" when -fuzztime ends while a worker is mid-call
 		# (go.dev/issue/75804): no input failed, none was written. A real
 		# failure writes its input to testdata/fuzz/, and fails here.

@@ -45,10 +45,8 @@ func (l latencies) String() string {
 // bound is the longest a store call may take while a sweep of duration
 // sweep runs: a quarter of it. A writer that refills a row a single DELETE
 // holds waits from the moment it hits the row to the DELETE's commit,
-// most of the sweep (measured: 51% to 94%); behind a batched sweep it
-// waits for one batch, a few milliseconds of a sweep of seconds (worst
-// call measured: 17% of the sweep, a 1.6 s stall of the whole machine,
-// readers included, rather than a lock).
+// most of the sweep; behind a batched sweep it waits for one batch, a few
+// milliseconds of a sweep of seconds (BENCHMARKS.md has the figures seen).
 //
 // The bound is relative to the sweep rather than to the calls' worst
 // latency before it: on this shared two-core machine, with -race and
