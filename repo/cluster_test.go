@@ -117,7 +117,7 @@ func concurrentTakesAcrossNodes(t *testing.T, dbs [2]*gorm.DB) {
 	}
 	const uris, takersPerNode = 100, 8
 	for i := range uris {
-		if err := nodes[i%2].Put(ctx, fmt.Sprintf("urn:r:%d", i), map[string]any{"i": i}, time.Minute); err != nil {
+		if err := nodes[i%2].Put(ctx, fmt.Sprintf("urn:r:%d", i), map[string]any{"client_id": "c", "i": i}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,7 +9,9 @@ import (
 	"github.com/attesto/gormstore/repo"
 )
 
-// A pushed request resolves until it is taken, and is taken once.
+// A pushed request resolves until it is taken, and is taken once. Its
+// params must hold client_id as one string: a form's values copied as
+// they are hold arrays (repo.ParamsFromForm makes the params).
 func ExamplePARStore() {
 	ctx := context.Background()
 	var pars repo.PARStore = repo.NewMemoryPARStore(nil) // or repo.NewGormPARStore(db, nil)
@@ -22,8 +24,11 @@ func ExamplePARStore() {
 	}, time.Minute)
 	fmt.Println("put:", err)
 
-	err = pars.Put(ctx, uri, map[string]any{}, time.Minute)
+	err = pars.Put(ctx, uri, map[string]any{"client_id": "https://app.example.com/client.json"}, time.Minute)
 	fmt.Println("duplicate:", errors.Is(err, repo.ErrDuplicate))
+
+	err = pars.Put(ctx, repo.NewRequestURI(), map[string]any{"client_id": []string{"https://app.example.com/client.json"}}, time.Minute)
+	fmt.Println(err)
 
 	params, found, _ := pars.Fetch(ctx, uri)
 	fmt.Println("fetch:", found, params["scope"], params["client_secret"])
@@ -35,6 +40,7 @@ func ExamplePARStore() {
 	// Output:
 	// put: <nil>
 	// duplicate: true
+	// repo: par put: params: client_id: must be a non-empty string (RFC 6749 section 4.1.1), got an array
 	// fetch: true openid <nil>
 	// take: true
 	// take again: false

@@ -35,7 +35,8 @@ import (
 // The oracle judges the document by its structure (nil, NUL, invalid
 // UTF-8, nesting, encoded size) and, when that passes, asks PostgreSQL
 // itself: the encoding cast to jsonb must be accepted and, written back
-// out, still fit the limit.
+// out, still fit the limit. Pushed params must also hold client_id as a
+// non-empty string (RFC 6749 section 4.1.1).
 //
 // Run one with: go test -run '^$' -fuzz '^FuzzGormPARStore$' -fuzztime 30s ./repo
 
@@ -181,11 +182,17 @@ type fuzzCheck struct {
 	key     string
 	want    map[string]any // the document as it must read back
 	expires time.Time
+	// needsClientID: the document must hold client_id as a non-empty
+	// string, as pushed params must.
+	needsClientID bool
 }
 
 func (c fuzzCheck) put(err error, keyOK, expOK bool) (accepted bool) {
 	t := c.t
 	docBad, why := oracleDocument(t, c.db, c.want, storeFuzzLimits)
+	if id, _ := c.want["client_id"].(string); !docBad && c.needsClientID && id == "" {
+		docBad, why = true, "no client_id string"
+	}
 	want := map[string]bool{}
 	if !keyOK {
 		want[c.fields["url"]] = true
@@ -272,6 +279,9 @@ func addStoreSeeds(f *testing.F, prefix string) {
 		{prefix + "nulsecret", "a\x00b", int64(time.Minute), 9},
 		{prefix + "html", `{"<>&":"\u2028<script>"}`, int64(time.Second), 4},
 		{prefix + "past", `{"a":1}`, -1, 0},
+		{prefix + "noclient", `{"scope":"openid"}`, int64(time.Minute), 0x80},
+		{prefix + "clientarray", `{"client_id":["c"]}`, int64(time.Minute), 0},
+		{prefix + "clientempty", `{"client_id":""}`, int64(time.Minute), 0},
 		{strings.Repeat("k", 2049), `{"a":1}`, int64(time.Hour), 0},
 	} {
 		f.Add(s.key, []byte(s.raw), s.ttl, s.shape)
@@ -319,12 +329,19 @@ func FuzzGormPARStore(f *testing.F) {
 		f.Fatal(err)
 	}
 	ctx := context.Background()
+	// shape as for fuzzDocument, but bit 7 (nesting 8 levels or more, all
+	// too deep alike) keeps the params as they are; without it, params
+	// lacking a client_id get one, so that the fuzzer explores what a
+	// pushed request stores rather than only its refusal.
 	f.Fuzz(func(t *testing.T, key string, raw []byte, ttl int64, shape uint8) {
 		defer testdb.MustExec(t, db, `DELETE FROM attesto_pushed_authorization_requests`)
-		doc := fuzzDocument(raw, shape)
+		doc := fuzzDocument(raw, shape&0x7f)
+		if _, has := doc["client_id"]; doc != nil && !has && shape&0x80 == 0 {
+			doc["client_id"] = "c"
+		}
 		expires := now.Add(time.Duration(ttl))
 		check := fuzzCheck{t: t, db: db, table: parTable, key: key, want: withoutSecrets(doc), expires: expires,
-			fields: map[string]string{"url": "request_uri", "metadata": "params"}}
+			fields: map[string]string{"url": "request_uri", "metadata": "params"}, needsClientID: true}
 		err := p.Put(ctx, key, doc, time.Duration(ttl))
 		if doc != nil && shape&8 != 0 {
 			if _, kept := doc["client_secret"]; !kept {

@@ -81,7 +81,7 @@ func TestReliabilityContextEndsBlockedCalls(t *testing.T) {
 			return c.DeleteAll(ctx)
 		})},
 		{"PAR Put", true, keyLock, write(func(ctx context.Context, _ *repo.GormClientIDMetadataCache, p *repo.GormPARStore) error {
-			return p.Put(ctx, uri1+"-new", map[string]any{"v": "late"}, 5*time.Minute)
+			return p.Put(ctx, uri1+"-new", map[string]any{"client_id": url1, "v": "late"}, 5*time.Minute)
 		})},
 		{"PAR Fetch", false, tableLock, func(ctx context.Context, _ *repo.GormClientIDMetadataCache, p *repo.GormPARStore) (bool, error) {
 			_, found, err := p.Fetch(ctx, uri1)
@@ -153,7 +153,7 @@ func TestReliabilityContextEndsBlockedCalls(t *testing.T) {
 						bc, bp := stores(t, blocker, nil)
 						berr = errors.Join(
 							bc.Put(ctx, url1+"?new", map[string]any{"v": "blocker"}, time.Now().Add(time.Hour)),
-							bp.Put(ctx, uri1+"-new", map[string]any{"v": "blocker"}, 5*time.Minute))
+							bp.Put(ctx, uri1+"-new", map[string]any{"client_id": url1, "v": "blocker"}, 5*time.Minute))
 					}
 					if berr != nil {
 						t.Fatal(berr)

@@ -36,7 +36,7 @@ func TestReliabilityTakeAcrossNodes(t *testing.T) {
 	keys := make([]string, uris)
 	for i := range keys {
 		keys[i] = repo.NewRequestURI()
-		if err := dbs[i%2].par.Put(ctx, keys[i], map[string]any{"i": i, "request_uri": keys[i]}, 5*time.Minute); err != nil {
+		if err := dbs[i%2].par.Put(ctx, keys[i], map[string]any{"client_id": "c", "i": i, "request_uri": keys[i]}, 5*time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func TestReliabilityTakeAcrossNodes(t *testing.T) {
 							bad.add("Take(%d) on node %d: %v", i, n, err)
 						case !found:
 							misses.Add(1)
-						case !sameJSON(got, map[string]any{"i": i, "request_uri": keys[i]}):
+						case !sameJSON(got, map[string]any{"client_id": "c", "i": i, "request_uri": keys[i]}):
 							bad.add("Take(%d) returned %v", i, got)
 						default:
 							wins[i].Add(1)
@@ -141,7 +141,7 @@ func TestReliabilityTakeRacesFetchAndSweeper(t *testing.T) {
 	const n, stopAt = 2000, 1500 * time.Millisecond
 	keys := make([]string, n)
 	expiry := func(i int) time.Time { return repotest.Epoch.Add(time.Duration(i+1) * time.Millisecond) }
-	doc := func(i int) map[string]any { return map[string]any{"i": i} }
+	doc := func(i int) map[string]any { return map[string]any{"client_id": "c", "i": i} }
 	for i := range keys {
 		keys[i] = repo.NewRequestURI()
 		if err := nodes[i%2].par.Put(ctx, keys[i], doc(i), time.Duration(i+1)*time.Millisecond); err != nil {

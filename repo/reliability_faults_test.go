@@ -351,7 +351,7 @@ func cimdDoc(u string, worker, version int) map[string]any {
 }
 
 func parDoc(uri string, worker int) map[string]any {
-	return map[string]any{"request_uri": uri, "worker": worker, "scope": "openid"}
+	return map[string]any{"client_id": "c", "request_uri": uri, "worker": worker, "scope": "openid"}
 }
 
 // faultWorker runs one call at a time on keys only it uses.

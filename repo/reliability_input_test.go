@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"testing"
@@ -70,13 +71,16 @@ type inputCase struct {
 	// subSecond: the case's expiry is under a second away, which tables
 	// holding whole seconds cannot keep exactly.
 	subSecond bool
+	// noClientID: the document lacks the client_id string a pushed
+	// request needs, so the PAR store refuses it on params.
+	noClientID bool
 }
 
 // emptyKey asks for the key "" itself.
 const emptyKey = "\x00empty"
 
 // deepDoc nests depth levels of objects (or one object holding arrays),
-// the top-level object counting as one.
+// the top-level object counting as one, beside a client_id.
 func deepDoc(depth int, array bool) map[string]any {
 	var inner any = "leaf"
 	for i := 1; i < depth; i++ {
@@ -86,7 +90,7 @@ func deepDoc(depth int, array bool) map[string]any {
 			inner = map[string]any{"d": inner}
 		}
 	}
-	return map[string]any{"d": inner}
+	return map[string]any{"client_id": "c", "d": inner}
 }
 
 // mixedDeep nests arrays and objects alternately, depth levels in all.
@@ -102,15 +106,32 @@ func mixedDeep(depth int) map[string]any {
 	return map[string]any{"top": inner}
 }
 
-// sizedDoc encodes to exactly n bytes: {"s":"xxx..."}.
+// sizedDoc encodes to exactly n bytes: {"client_id":"c","s":"xxx..."}.
 func sizedDoc(n int) map[string]any {
-	return map[string]any{"s": strings.Repeat("x", n-len(`{"s":""}`))}
+	return map[string]any{"client_id": "c", "s": strings.Repeat("x", n-len(`{"client_id":"c","s":""}`))}
+}
+
+// withClientID returns a copy of d with the client_id a pushed request
+// needs, unless d has one.
+func withClientID(d map[string]any) map[string]any {
+	out := maps.Clone(d)
+	if _, ok := out["client_id"]; !ok {
+		out["client_id"] = "c"
+	}
+	return out
 }
 
 func inputCases() []inputCase {
 	at := func(t time.Time) *time.Time { return &t }
 	doc := map[string]any{"client_id": "https://c.example/m.json"}
-	ok := func(name string, d map[string]any) inputCase { return inputCase{name: name, doc: d, ttl: time.Hour} }
+	ok := func(name string, d map[string]any) inputCase {
+		return inputCase{name: name, doc: withClientID(d), ttl: time.Hour}
+	}
+	// noClient is a document the cache accepts and the PAR store refuses
+	// for its client_id (RFC 6749 section 4.1.1).
+	noClient := func(name string, d map[string]any) inputCase {
+		return inputCase{name: name, doc: d, ttl: time.Hour, noClientID: true, msg: "client_id"}
+	}
 	bad := func(name string, d map[string]any, msg string) inputCase {
 		return inputCase{name: name, doc: d, ttl: time.Hour, want: []string{"metadata"}, msg: msg}
 	}
@@ -133,7 +154,7 @@ func inputCases() []inputCase {
 		badKey("key that is only a NUL", "\x00", "without NUL"),
 
 		// Documents that must read back identically.
-		ok("empty document", map[string]any{}),
+		noClient("empty document", map[string]any{}),
 		ok("control characters", map[string]any{"s": "\x01\x07\x08\t\n\r\x1b\x1f\x7f"}),
 		ok("quotes and backslashes", map[string]any{`"k\`: `say "hi" \ \\ \" \/`}),
 		ok(`the text \u0000 (escaped, not a NUL)`, map[string]any{"s": `\u0000`, `\u0000`: "k"}),
@@ -152,6 +173,13 @@ func inputCases() []inputCase {
 		ok("arrays 32 deep", deepDoc(32, true)),
 		ok("exactly 64 KiB encoded (the default limit)", sizedDoc(changesets.DefaultMaxDocumentBytes)),
 		ok("a RawMessage", map[string]any{"raw": json.RawMessage(`{"a": [1, 2.50, "x"]}`)}),
+
+		// Params without a client_id string, which only the cache accepts.
+		noClient("client_id as a url.Values holds it", map[string]any{"client_id": []string{"c"}}),
+		noClient("client_id a number", map[string]any{"client_id": 1}),
+		noClient("client_id null", map[string]any{"client_id": nil}),
+		noClient("client_id empty", map[string]any{"client_id": ""}),
+		noClient("client_id a RawMessage array", map[string]any{"client_id": json.RawMessage(`["c"]`)}),
 
 		// Documents no store may accept.
 		{name: "nil document", doc: nil, ttl: time.Hour, want: []string{"metadata"}, msg: "can't be blank"},
@@ -339,6 +367,9 @@ func parWant(want map[string]bool, tc inputCase) map[string]bool {
 	}
 	if tc.expires != nil && tc.ttl <= 0 {
 		out["expires_at"] = true
+	}
+	if tc.noClientID {
+		out["params"] = true
 	}
 	return out
 }

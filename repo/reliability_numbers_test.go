@@ -35,7 +35,7 @@ func TestReliabilityNumbersBeyondPostgresNumeric(t *testing.T) {
 			db := b.openDB(t)
 			c, p := b.stores(t, db, nil)
 			for _, n := range numbers {
-				doc := map[string]any{"n": json.Number(n)}
+				doc := map[string]any{"client_id": "c", "n": json.Number(n)}
 				for _, put := range []struct {
 					store, field string
 					err          error
@@ -79,7 +79,7 @@ func TestReliabilityStoredNumbersStayWithinTheSizeLimit(t *testing.T) {
 			db := b.openDB(t)
 			c, p := b.stores(t, db, nil)
 			for _, n := range []string{"1e131071", "1e-16383", "1e70000"} {
-				doc := map[string]any{"n": json.Number(n)}
+				doc := map[string]any{"client_id": "c", "n": json.Number(n)}
 				if err := c.Put(ctx, "https://c.example/"+n, doc, time.Now().Add(time.Hour)); err == nil {
 					got, _, err := c.Get(ctx, "https://c.example/"+n)
 					if size := encodedSize(t, got); err != nil || size > changesets.DefaultMaxDocumentBytes {

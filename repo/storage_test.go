@@ -157,10 +157,10 @@ func TestStoresJoinTheCallersTransaction(t *testing.T) {
 				if err := c.Put(ctx, "https://c.example/rolled-back", map[string]any{}, time.Now().Add(time.Hour)); err != nil {
 					return err
 				}
-				if err := p.Put(ctx, "urn:r:tx", map[string]any{}, time.Minute); err != nil {
+				if err := p.Put(ctx, "urn:r:tx", map[string]any{"client_id": "c"}, time.Minute); err != nil {
 					return err
 				}
-				if err := p.Put(ctx, "urn:r:tx", map[string]any{}, time.Minute); !errors.Is(err, repo.ErrDuplicate) {
+				if err := p.Put(ctx, "urn:r:tx", map[string]any{"client_id": "c"}, time.Minute); !errors.Is(err, repo.ErrDuplicate) {
 					t.Errorf("duplicate Put in a transaction = %v, want ErrDuplicate", err)
 				}
 				// The transaction is still usable after the duplicate.
@@ -180,7 +180,7 @@ func TestStoresJoinTheCallersTransaction(t *testing.T) {
 
 			err = db.Transaction(func(tx *gorm.DB) error {
 				p, _ := repo.NewGormPARStore(tx, nil)
-				return p.Put(ctx, "urn:r:committed", map[string]any{}, time.Minute)
+				return p.Put(ctx, "urn:r:committed", map[string]any{"client_id": "c"}, time.Minute)
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -213,7 +213,7 @@ func TestCallersDBIsNotChanged(t *testing.T) {
 			if _, found, err := c.Get(ctx, "https://c.example/m.json"); !found || err != nil {
 				t.Errorf("Get through a store built on a scoped db = %v, %v; want a hit", found, err)
 			}
-			if err := p.Put(ctx, "urn:r:1", map[string]any{}, time.Minute); err != nil {
+			if err := p.Put(ctx, "urn:r:1", map[string]any{"client_id": "c"}, time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			var n int64
