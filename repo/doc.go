@@ -16,9 +16,10 @@
 // Every operation is one SQL statement: Get, Fetch and Take read only rows
 // whose expires_at is after now; the cache's Put upserts
 // (clause.OnConflict: ON CONFLICT (url) DO UPDATE, or ON DUPLICATE KEY
-// UPDATE on MariaDB and MySQL); the PAR store's Put never overwrites and
-// reports a taken request_uri as ErrDuplicate without aborting a caller's
-// transaction; Take is DELETE ... RETURNING, so of any number of callers on
+// UPDATE on MariaDB and MySQL); the PAR store's Put refuses params without
+// a non-empty client_id string (changesets.ErrInvalid), never overwrites,
+// and reports a taken request_uri as ErrDuplicate without aborting a
+// caller's transaction; Take is DELETE ... RETURNING, so of any number of callers on
 // any number of nodes exactly one gets the row. MySQL has no RETURNING:
 // there Take reads the row and deletes it, and the delete's affected-row
 // count decides the one winner.

@@ -26,9 +26,11 @@ type ClientIDMetadataCache interface {
 type PARStore interface {
 	// Put stores params under requestURI for ttl, which must be positive
 	// and at most the store's maximum (Config.MaxPARTTL, default 10
-	// minutes): anything else is invalid input and writes nothing. A
-	// requestURI already stored is an ErrDuplicate error and leaves the
-	// stored row intact.
+	// minutes): anything else is invalid input and writes nothing. params
+	// must hold client_id as a non-empty string (RFC 6749 section 4.1.1;
+	// ParamsFromForm makes params from a form), or Put is invalid input
+	// naming it. A requestURI already stored is an ErrDuplicate error and
+	// leaves the stored row intact.
 	Put(ctx context.Context, requestURI string, params map[string]any, ttl time.Duration) error
 	// Fetch returns the live params without consuming them, so the
 	// authorization endpoint can resolve the request again after a login or
