@@ -12,4 +12,6 @@
 // holding NUL; documents that are nil, not encodable as JSON (NaN, channels),
 // holding a NUL or invalid UTF-8 in any string, larger or deeper than the
 // Limits; and expiries that are missing or not after the insertion time.
+// A pushed request's params must also hold client_id as a non-empty JSON
+// string (RFC 6749 section 4.1.1), the client its request_uri binds to.
 package changesets
