@@ -1,6 +1,8 @@
 package changesets
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/attesto/gormstore/models"
@@ -91,6 +93,14 @@ func clientIDProblem(doc []byte) string {
 	case '"':
 		if v[1] == '"' {
 			return want + "an empty string"
+		}
+		// The lookups for a client take only a valid key; a client_id
+		// they could never match would make the request unreachable. (The
+		// document check has already refused NUL and invalid UTF-8.)
+		end, _ := scanString(v, 1)
+		var id string
+		if err := json.Unmarshal(v[:end+1], &id); err != nil || !ValidKey(id) {
+			return fmt.Sprintf("client_id: must be at most %d bytes", MaxKeyBytes)
 		}
 		return ""
 	case '[':

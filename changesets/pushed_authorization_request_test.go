@@ -2,6 +2,7 @@ package changesets_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -201,6 +202,7 @@ func TestPushedAuthorizationRequestCastRequiresClientID(t *testing.T) {
 	t.Parallel()
 	raw := func(s string) json.RawMessage { return json.RawMessage(s) }
 	const got = "client_id: must be a non-empty string (RFC 6749 section 4.1.1), got "
+	notAKey := fmt.Sprintf("client_id: must be at most %d bytes", changesets.MaxKeyBytes)
 	tests := []struct {
 		name   string
 		params map[string]any
@@ -236,6 +238,9 @@ func TestPushedAuthorizationRequestCastRequiresClientID(t *testing.T) {
 		{name: "only as a value", params: map[string]any{"x": "client_id", "y": "c"}, msg: got + "none"},
 		{name: "other spelling", params: map[string]any{"Client_ID": "c", "client_id ": "c"}, msg: got + "none"},
 		{name: "after a nested string client_id", params: map[string]any{"a": map[string]any{"client_id": "c"}, "client_id": 5}, msg: got + "a number"},
+		// What the lookups for a client could never match.
+		{name: "longest key", params: map[string]any{"client_id": strings.Repeat("c", changesets.MaxKeyBytes)}, want: strings.Repeat("c", changesets.MaxKeyBytes)},
+		{name: "longer than a key", params: map[string]any{"client_id": strings.Repeat("c", changesets.MaxKeyBytes+1)}, msg: notAKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

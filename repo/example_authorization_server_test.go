@@ -2,6 +2,7 @@ package repo_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attesto/gormstore/changesets"
 	"github.com/attesto/gormstore/repo"
 )
 
@@ -26,14 +28,20 @@ func Example_authorizationServer() {
 			http.Error(w, "invalid_request", http.StatusBadRequest)
 			return
 		}
+		// One string per parameter; a repeated one is refused.
+		params, err := repo.ParamsFromForm(r.PostForm)
+		if err != nil {
+			http.Error(w, "invalid_request", http.StatusBadRequest)
+			return
+		}
 		// Authenticate the client and validate the request here; client
 		// secrets sent with the push are dropped by the store.
-		params := map[string]any{}
-		for k := range r.PostForm {
-			params[k] = r.PostForm.Get(k)
-		}
 		uri := repo.NewRequestURI()
-		if err := pars.Put(r.Context(), uri, params, ttl); err != nil {
+		switch err := pars.Put(r.Context(), uri, params, ttl); {
+		case errors.Is(err, changesets.ErrInvalid): // no client_id, say
+			http.Error(w, "invalid_request", http.StatusBadRequest)
+			return
+		case err != nil:
 			http.Error(w, "server_error", http.StatusInternalServerError)
 			return
 		}
