@@ -23,7 +23,7 @@ const (
 
 var argNames = [numArgs]string{
 	argKey: "key", argDoc: "document", argExpiresAt: "expires_at", argInsertedAt: "now",
-	argNow: "now", argClientID: "client_id",
+	argNow: "now", argClientID: "client_id", argKeepLong: "now_plus_lifetime", argKeepShort: "now_plus_tenth",
 }
 
 // docStatements is the generated part of docs/sql.md: each store
@@ -57,6 +57,7 @@ func docStatements(t *testing.T) string {
 			{"CIMD `Put`", []statement{cimd.put}},
 			{"CIMD `Delete`", []statement{cimd.del}},
 			{"CIMD `DeleteAll`", []statement{cimd.delAll}},
+			{"CIMD `Get` on a `NearCache` miss", []statement{cimd.nearFill}},
 			{"PAR `Put`", []statement{par.put}},
 			{"PAR `Fetch`", []statement{par.fetch}},
 			{"PAR `FetchForClient`", []statement{par.fetchForClient}},

@@ -8,12 +8,10 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/attesto/gormstore/changesets"
 	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/jsondoc"
-	"github.com/attesto/gormstore/models"
 )
 
 // fillFunc reads url from the shared cache at start, for an entry that
@@ -57,9 +55,6 @@ func (n *NearCache) source(inner ClientIDMetadataCache) (fillFunc, func(context.
 // instant in different forms (and MariaDB in the session's zone), while
 // a comparison with a bound instant is what Get itself already does. A
 // row expiring sooner than either is served but not kept.
-//
-// The statement is built on each call: it runs only on a near-cache
-// miss.
 func (c *GormClientIDMetadataCache) nearFill(ctx context.Context, url string, start time.Time, life time.Duration) (map[string]any, time.Time, bool, error) {
 	if c == nil || c.db.gorm == nil {
 		return nil, time.Time{}, false, fmt.Errorf("repo: cimd get: %w", ErrNoDB)
@@ -67,19 +62,12 @@ func (c *GormClientIDMetadataCache) nearFill(ctx context.Context, url string, st
 	if !changesets.ValidKey(url) {
 		return nil, time.Time{}, false, nil
 	}
-	db := c.db.primary
-	if c.cimdReplicas {
-		db = c.db.gorm
-	}
 	long, short := start.Add(life), start.Add(life/10)
-	expiresAt := clause.Column{Name: "expires_at"}
+	a := &args{argKey: url, argNow: c.db.time(start), argKeepLong: c.db.time(long), argKeepShort: c.db.time(short)}
+	st := c.stmt.nearFill
 	var text string
 	var keepLong, keepShort bool
-	err := db.WithContext(ctx).Model(&models.ClientIDMetadata{}).
-		Select("?, ? > ?, ? > ?", clause.Column{Name: "metadata"}, expiresAt, c.db.time(long), expiresAt, c.db.time(short)).
-		Where(clause.Eq{Column: clause.Column{Name: "url"}, Value: url}).
-		Where(clause.Gt{Column: expiresAt, Value: c.db.time(start)}).
-		Row().Scan(&text, &keepLong, &keepShort)
+	err := c.db.on(ctx, c.cimdReplicas).Raw(st.text, st.bind(a)...).Row().Scan(&text, &keepLong, &keepShort)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, false, nil
 	}

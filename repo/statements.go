@@ -25,6 +25,8 @@ const (
 	argInsertedAt            // the row's insertion time
 	argNow                   // the instant a read or a delete decides expiry by
 	argClientID              // the client a client-bound read must match
+	argKeepLong              // the near cache's full lifetime from now
+	argKeepShort             // a tenth of it
 	numArgs
 )
 
@@ -143,6 +145,9 @@ type parStatements struct {
 // cimdStatements are the CIMD cache's statements for one database.
 type cimdStatements struct {
 	get, put, del, delAll statement
+	// nearFill is get with two flags more, for NearCache: whether the row
+	// outlives argKeepLong, and argKeepShort.
+	nearFill statement
 }
 
 func renderCIMD(db *gorm.DB) (cimdStatements, error) {
@@ -151,6 +156,15 @@ func renderCIMD(db *gorm.DB) (cimdStatements, error) {
 	model := &models.ClientIDMetadata{}
 	if s.get, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
 		return tx.Model(model).Select("metadata").Where(clause.Eq{Column: clause.Column{Name: "url"}, Value: p(argKey)}).Where(clause.Gt{Column: clause.Column{Name: "expires_at"}, Value: p(argNow)}).Find(&[]models.ClientIDMetadata{})
+	}); err != nil {
+		return s, fmt.Errorf("cimd get: %w", err)
+	}
+	if s.nearFill, err = render(db, func(tx *gorm.DB, p func(arg) clause.Expression) *gorm.DB {
+		expiresAt := clause.Column{Name: "expires_at"}
+		return tx.Model(model).
+			Select("?, ? > ?, ? > ?", clause.Column{Name: "metadata"}, expiresAt, p(argKeepLong), expiresAt, p(argKeepShort)).
+			Where(clause.Eq{Column: clause.Column{Name: "url"}, Value: p(argKey)}).Where(clause.Gt{Column: expiresAt, Value: p(argNow)}).
+			Find(&[]models.ClientIDMetadata{})
 	}); err != nil {
 		return s, fmt.Errorf("cimd get: %w", err)
 	}
