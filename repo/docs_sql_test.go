@@ -49,10 +49,11 @@ func docStatements(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows := []struct {
+		type row struct {
 			op string
 			st []statement
-		}{
+		}
+		rows := []row{
 			{"CIMD `Get`", []statement{cimd.get}},
 			{"CIMD `Put`", []statement{cimd.put}},
 			{"CIMD `Delete`", []statement{cimd.del}},
@@ -61,12 +62,13 @@ func docStatements(t *testing.T) string {
 			{"PAR `Put`", []statement{par.put}},
 			{"PAR `Fetch`", []statement{par.fetch}},
 			{"PAR `FetchForClient`", []statement{par.fetchForClient}},
-			{"PAR `Take`", []statement{par.take}},
-			{"PAR `TakeForClient`", []statement{par.takeForClient}},
 		}
-		if !par.returning {
-			rows[7].st = []statement{par.fetch, par.takeDelete}
-			rows[8].st = []statement{par.fetchForClient, par.takeDelete}
+		if par.returning {
+			rows = append(rows, row{"PAR `Take`", []statement{par.take}}, row{"PAR `TakeForClient`", []statement{par.takeForClient}})
+		} else {
+			// A read, then the delete that decides.
+			rows = append(rows, row{"PAR `Take`", []statement{par.fetch, par.takeDelete}},
+				row{"PAR `TakeForClient`", []statement{par.fetchForClient, par.takeDelete}})
 		}
 		fmt.Fprintf(&b, "\n### %s\n\n| operation | statement | arguments |\n| --- | --- | --- |\n", d.title)
 		for _, r := range rows {
