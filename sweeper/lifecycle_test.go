@@ -93,9 +93,19 @@ func TestNewRejects(t *testing.T) {
 		}
 	})
 	t.Run("zero and nil Config", func(t *testing.T) {
+		// Every field has a default, Interval included: the loop starts
+		// and stops.
 		for _, cfg := range []*sweeper.Config{nil, {}} {
-			if _, err := sweeper.New(db, cfg); err != nil {
+			s, err := sweeper.New(db, cfg)
+			if err != nil {
 				t.Errorf("New(%v): %v", cfg, err)
+				continue
+			}
+			if err := s.Start(context.Background()); err != nil {
+				t.Errorf("Start with Config %v: %v", cfg, err)
+			}
+			if err := s.Stop(context.Background()); err != nil {
+				t.Errorf("Stop with Config %v: %v", cfg, err)
 			}
 		}
 	})
