@@ -33,7 +33,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil); err != nil {
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stderr, nil)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // -h: the usage is printed
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "authserver:", err)
 		os.Exit(1)
 	}
@@ -80,6 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return errors.New("-insecure-cimd-ca needs -insecure-allow-loopback-cimd")
 	}
 
+	dialector, err := dialectorFor(*dsn)
+	if err != nil {
+		return err
+	}
 	// Listening first: a taken port fails before anything starts. Requests
 	// wait in the backlog until Serve.
 	ln, err := net.Listen("tcp", *addr)
@@ -87,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer ln.Close()
-	db, err := openDB(*dsn) // gorm.Open with the driver the DSN names
+	db, err := openDB(dialector)
 	if err != nil {
 		return err
 	}
@@ -148,21 +155,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return err
 }
 
-// openDB opens the database dsn names: a postgres:// or postgresql:// URL
-// is PostgreSQL; a go-sql-driver DSN, user:password@tcp(host:3306)/db,
-// MariaDB or MySQL; anything else a SQLite file, by path or file: URI.
-func openDB(dsn string) (*gorm.DB, error) {
-	var dialector gorm.Dialector
+// dialectorFor is the GORM dialector of the database dsn names: a
+// postgres:// or postgresql:// URL is PostgreSQL; a go-sql-driver DSN,
+// user:password@tcp(host:3306)/db, MariaDB or MySQL; a file: URI or a
+// plain path a SQLite file. Anything else that looks like a DSN is
+// refused rather than taken for the name of a new, empty SQLite file.
+func dialectorFor(dsn string) (gorm.Dialector, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		dialector = postgres.Open(dsn)
+		return postgres.Open(dsn), nil
 	case strings.HasPrefix(dsn, "file:"):
-		dialector = sqlite.Open(dsn)
+		return sqlite.Open(dsn), nil
 	case strings.Contains(dsn, "tcp(") || strings.Contains(dsn, "unix("):
-		dialector = mysql.Open(dsn)
-	default:
-		dialector = sqlite.Open(sqliteFile(dsn))
+		return mysql.Open(dsn), nil
+	case strings.ContainsAny(dsn, "=@") || strings.Contains(dsn, "://") || strings.HasPrefix(dsn, "sqlite:"):
+		// Not the DSN itself: it may hold a password.
+		return nil, errors.New("-dsn: not a postgres:// URL, a go-sql-driver DSN (user@tcp(host:port)/db), a file: URI or a SQLite file path")
 	}
+	return sqlite.Open(sqliteFile(dsn)), nil
+}
+
+// openDB opens the database dialector names.
+func openDB(dialector gorm.Dialector) (*gorm.DB, error) {
 	// The handlers log each failure once, with what it was about; GORM's
 	// own logger would print it again, on stdout.
 	db, err := gorm.Open(dialector, &gorm.Config{Logger: logger.Discard})

@@ -328,6 +328,8 @@ func testBadInput(t *testing.T, c *http.Client, base string, db *gorm.DB) {
 		{name: "no client_id", path: "/par", form: pushForm("", nil), status: 400, code: "invalid_request"},
 		{name: "no redirect_uri", path: "/par", form: pushForm("client-a", url.Values{"redirect_uri": {""}}), status: 400, code: "invalid_request"},
 		{name: "relative redirect_uri", path: "/par", form: pushForm("client-a", url.Values{"redirect_uri": {"/cb"}}), status: 400, code: "invalid_request"},
+		{name: "demo client redirecting elsewhere", path: "/par", form: pushForm("client-a", url.Values{"redirect_uri": {"https://attacker.test/cb"}}), status: 400, code: "invalid_request"},
+		{name: "demo client redirecting over http", path: "/par", form: pushForm("client-a", url.Values{"redirect_uri": {"http://client.example/cb"}}), status: 400, code: "invalid_request"},
 		{name: "redirect_uri with fragment", path: "/par", form: pushForm("client-a", url.Values{"redirect_uri": {"https://client.example/cb#x"}}), status: 400, code: "invalid_request"},
 		{name: "request_uri pushed", path: "/par", form: pushForm("client-a", url.Values{"request_uri": {"urn:x"}}), status: 400, code: "invalid_request"},
 		{name: "response_type token", path: "/par", form: pushForm("client-a", url.Values{"response_type": {"token"}}), status: 400, code: "unsupported_response_type"},
@@ -531,6 +533,10 @@ func TestRunRefusesBadFlags(t *testing.T) {
 		{"no database", nil, "no database"},
 		{"CA without loopback", []string{"-dsn", "x.db", "-insecure-cimd-ca", "ca.pem"}, "needs -insecure-allow-loopback-cimd"},
 		{"unknown flag", []string{"-dns", "x.db"}, "not defined"},
+		// Not taken for a SQLite file of that name.
+		{"PostgreSQL keyword DSN", []string{"-dsn", "host=localhost dbname=app"}, "-dsn: not a postgres:// URL"},
+		{"mysql URL", []string{"-dsn", "mysql://root@localhost/app"}, "-dsn: not a postgres:// URL"},
+		{"sqlite: prefix", []string{"-dsn", "sqlite:app.db"}, "-dsn: not a postgres:// URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

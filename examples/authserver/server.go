@@ -172,6 +172,10 @@ func absoluteWithoutFragment(s string) bool {
 	return err == nil && u.IsAbs() && u.Host != "" && !strings.Contains(s, "#")
 }
 
+// demoRedirectHost is where demo clients' redirect_uris must point: a
+// name under .example, reserved by RFC 2606.
+const demoRedirectHost = "client.example"
+
 // authenticateClient is where client authentication goes (RFC 9126
 // section 2: the PAR endpoint authenticates the client as the token
 // endpoint does), and where the redirect_uri is checked against the
@@ -183,9 +187,11 @@ func absoluteWithoutFragment(s string) bool {
 //     redirect_uris. A real server also authenticates it as its
 //     token_endpoint_auth_method says (private_key_jwt against its jwks or
 //     jwks_uri), or requires PKCE of a public one ("none").
-//   - Any other client_id is accepted with any redirect_uri: replace this
-//     with the lookup in your client registry and your clients'
-//     authentication.
+//   - Any other client_id is a demo client, accepted only with a
+//     redirect_uri on demoRedirectHost, a reserved name no one can serve,
+//     so a copy left as it is cannot redirect codes to an attacker's site.
+//     Replace this with the lookup in your client registry and your
+//     clients' authentication.
 //
 // Credentials it cannot check are refused rather than ignored.
 func (s *server) authenticateClient(r *http.Request, params map[string]any) (*oauthError, error) {
@@ -195,6 +201,10 @@ func (s *server) authenticateClient(r *http.Request, params map[string]any) (*oa
 	}
 	clientID := param(params, "client_id")
 	if !strings.HasPrefix(clientID, "https://") {
+		if u, err := url.Parse(param(params, "redirect_uri")); err != nil || u.Scheme != "https" || u.Host != demoRedirectHost {
+			e := invalidRequest("redirect_uri is not one of the client's redirect_uris")
+			return &e, nil
+		}
 		return nil, nil
 	}
 	doc, err := s.resolver.Resolve(r.Context(), clientID)
