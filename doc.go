@@ -15,8 +15,10 @@
 // sweeper; package cimd fetches and validates the documents.
 //
 // Every package follows the same two conventions. Configuration is a
-// Config struct passed by pointer, where nil and every zero field mean the
-// documented default. Errors are returned as "<package>: <operation>:
+// Config struct passed by pointer, where every zero field means its
+// documented default and nil means every default; where a field is
+// required (cimd.Config.Cache, say), nil is the package's configuration
+// error. Errors are returned as "<package>: <operation>:
 // <cause>", the prefix added once, by the package that returns the error;
 // the causes they can act on are sentinel errors (declared in each
 // package's errors.go, with no prefix of their own) to test with
