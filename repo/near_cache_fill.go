@@ -64,10 +64,9 @@ func (c *GormClientIDMetadataCache) nearFill(ctx context.Context, url string, st
 	}
 	long, short := start.Add(life), start.Add(life/10)
 	a := &args{argKey: url, argNow: c.db.time(start), argKeepLong: c.db.time(long), argKeepShort: c.db.time(short)}
-	st := c.stmt.nearFill
 	var text string
 	var keepLong, keepShort bool
-	err := c.db.on(ctx, c.cimdReplicas).Raw(st.text, st.bind(a)...).Row().Scan(&text, &keepLong, &keepShort)
+	err := scanRow(c.db.on(ctx, c.cimdReplicas), c.stmt.nearFill, a, &text, &keepLong, &keepShort)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, time.Time{}, false, nil
 	}

@@ -299,6 +299,12 @@ func query(db *gorm.DB, st statement, a *args) (string, bool, error) {
 	return doc, true, rows.Close()
 }
 
+// scanRow runs st on db, a session of storeDB.on, through GORM's Raw and
+// Row, and scans its one row into dest; no row is sql.ErrNoRows.
+func scanRow(db *gorm.DB, st statement, a *args, dest ...any) error {
+	return db.Raw(st.text, st.bind(a)...).Row().Scan(dest...)
+}
+
 // exec runs st, a write, on db, a session of storeDB.on, through GORM's
 // Exec and returns the rows it affected.
 func exec(db *gorm.DB, st statement, a *args, op, keyField string) (int64, error) {

@@ -33,6 +33,7 @@ var allowed = map[string]string{
 	"internal/migrate/mysql.go:createMySQL":        "runs a CREATE TABLE of the module's own embedded MySQL migration file",
 	"repo/statements.go:query":                     "runs a statement GORM rendered at construction (render) from clause builders and constants",
 	"repo/statements.go:exec":                      "runs a statement GORM rendered at construction (render) from clause builders and constants",
+	"repo/statements.go:scanRow":                   "runs a statement GORM rendered at construction (render) from clause builders and constants",
 }
 
 func TestNoSQLBuiltFromVariables(t *testing.T) {
