@@ -313,7 +313,7 @@ func TestTimeoutEndsThePassAndKeepsItsBatches(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	seed(t, db, cimdTable(false), "https://expired.example/", rows, epoch.Add(-48*time.Hour), time.Second)
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	reports := newResults()
 	// 10,000 batches of 5 take seconds; a second is enough for a few
 	// batches, also on a loaded machine, and never for all of them.
@@ -355,7 +355,7 @@ func TestFailedPassIsLoudAndTheLoopGoesOn(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
 	seed(t, db, cimdTable(false), "https://expired.example/", 3, epoch.Add(-time.Hour), time.Second)
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	reports := newResults()
 	tables := append(sweeper.DefaultTables(), sweeper.Table{Name: "no_such_table", Key: "id"})
 	clock := fixedClock()
@@ -405,6 +405,6 @@ func TestFailedPassIsLoudAndTheLoopGoesOn(t *testing.T) {
 	}
 }
 
-func slogTo(b *logBuffer) *slog.Logger {
+func slogTo(b *testdb.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

@@ -80,7 +80,7 @@ func TestHeldLockSkipsThePass(t *testing.T) {
 	if !tryLock(t, holder, key) {
 		t.Fatal("the test could not take its own lock")
 	}
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	reports := newResults()
 	s := mustNew(t, db, sweeper.Config{LockKey: key, Logger: slogTo(logs), OnSweep: reports.onSweep})
 
@@ -136,7 +136,7 @@ func TestFailedUnlockClosesTheConnection(t *testing.T) {
 		LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'unlock refused by the test'; END $$`)
 	seed(t, db, cimdTable(false), "https://expired.example/", 3, epoch.Add(-time.Hour), time.Second)
 	key := rand.Int64()
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	s := mustNew(t, db, sweeper.Config{LockKey: key, Logger: slogTo(logs)})
 
 	if got, err := s.SweepNow(ctx); err != nil || got[cimd] != 3 {

@@ -360,7 +360,7 @@ func TestHeldLockSkipsThePassOnMariaDB(t *testing.T) {
 	if !getLock(t, holder, name) {
 		t.Fatal("the test could not take its own lock")
 	}
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	reports := newResults()
 	s := mustNew(t, db, sweeper.Config{LockKey: key, Logger: slogTo(logs), OnSweep: reports.onSweep})
 
@@ -520,7 +520,7 @@ func TestFailedUnlockClosesTheConnectionOnMariaDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := rand.Int64()
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	s := mustNew(t, db, sweeper.Config{LockKey: key, Logger: slogTo(logs)})
 
 	if got, err := s.SweepNow(ctx); err != nil || got[cimd] != 3 {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -147,7 +146,7 @@ func exitCode(t *testing.T, err error) int {
 type started struct {
 	cmd            *exec.Cmd
 	cancel         context.CancelFunc
-	stdout, stderr syncBuffer
+	stdout, stderr testdb.Buffer
 	done           chan struct{}
 	err            error
 }
@@ -213,25 +212,6 @@ func (s *started) wait(t *testing.T, d time.Duration) result {
 		t.Fatalf("still running after %v\nstdout:\n%s\nstderr:\n%s", d, s.stdout.String(), s.stderr.String())
 	}
 	return result{code: exitCode(t, s.err), stdout: s.stdout.String(), stderr: s.stderr.String(), elapsed: time.Since(from)}
-}
-
-// syncBuffer is a bytes.Buffer that the test reads while the process
-// writes it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // backend is a database the binary runs against: the DSN it gets, and a

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -60,31 +58,13 @@ var databases = []database{
 	}},
 }
 
-// logBuffer collects the server's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // startServer runs the server as main does, on dsn and a free port, until
 // the test ends, and returns its base URL and its log. The shutdown must
 // succeed.
-func startServer(t *testing.T, dsn string, flags ...string) (string, *logBuffer) {
+func startServer(t *testing.T, dsn string, flags ...string) (string, *testdb.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &logBuffer{}
+	logs := &testdb.Buffer{}
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
 	args := append([]string{"-dsn", dsn, "-addr", "127.0.0.1:0"}, flags...)
@@ -473,7 +453,7 @@ func testCIMD(t *testing.T, c *http.Client, base string, db *gorm.DB, host *docu
 
 // testDatabaseFailure drops the store's table under the running server:
 // every endpoint then answers server_error, and logs the cause.
-func testDatabaseFailure(t *testing.T, c *http.Client, base string, db *gorm.DB, logs *logBuffer) {
+func testDatabaseFailure(t *testing.T, c *http.Client, base string, db *gorm.DB, logs *testdb.Buffer) {
 	uri := push(t, c, base, pushForm("client-a", nil))
 	testdb.MustExec(t, db, "DROP TABLE "+models.PushedAuthorizationRequestTable)
 	requests := []struct {
