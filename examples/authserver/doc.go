@@ -9,7 +9,8 @@
 //
 // The DSN (-dsn, or $DATABASE_URL) picks the database: a postgres:// URL,
 // a go-sql-driver DSN such as user:password@tcp(127.0.0.1:3306)/app, or a
-// SQLite file path (or file: URI). The tables are created at start-up
+// SQLite file path (or file: URI); other DSN forms are refused, not taken
+// for a file name. The tables are created at start-up
 // (gormstore.AutoMigrate); SIGINT or SIGTERM stops the server gracefully.
 //
 // Endpoints:
@@ -25,8 +26,11 @@
 //
 // Three things are stubs, each marked STUB where it stands:
 // authenticateClient (client authentication), currentUser (the user's
-// login) and issueCode (authorization codes). A client_id that is an
-// https URL is a Client ID Metadata Document client: its document is
+// login) and issueCode (authorization codes). A client_id that is not an
+// https URL is a demo client, which may only redirect to
+// https://client.example/..., a reserved name, so an unedited copy is no
+// open redirect. A client_id that is an https URL is a Client ID Metadata
+// Document client: its document is
 // resolved through the cimd resolver, whose default transport refuses
 // loopback and private addresses. -insecure-allow-loopback-cimd (with
 // -insecure-cimd-ca for a development CA) lifts that for documents served
