@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -231,12 +232,12 @@ func TestStopInTheMiddleOfALargeSweep(t *testing.T) {
 }
 
 // A batch statement waiting on the server when Stop is called (here for a
-// table lock another transaction holds) runs to its end: Stop returns
-// once it has, and no batch starts after it. A Stop whose ctx ends first
-// cancels the statement instead.
+// table lock the test holds) runs to its end: Stop returns once it has,
+// and no batch starts after it. A Stop whose ctx ends first cancels the
+// statement instead. Either way the pass's lock is freed.
 func TestStopWaitsForTheBatchInFlight(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		// stopFor bounds Stop; the blocker lets go after releaseAfter.
 		stopFor, releaseAfter time.Duration
@@ -245,63 +246,69 @@ func TestStopWaitsForTheBatchInFlight(t *testing.T) {
 	}{
 		{"the batch finishes", 20 * time.Second, 300 * time.Millisecond, false, 10},
 		{"Stop gives up and cancels it", 300 * time.Millisecond, 20 * time.Second, true, 0},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	}
+	for _, b := range lockBackends {
+		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			const rows = 100
-			db := testdb.New(t)
-			seed(t, db, cimdTable(false), "https://expired.example/", rows, epoch.Add(-48*time.Hour), time.Second)
-			reports := newResults()
-			s := mustNew(t, db, sweeper.Config{Interval: 10 * time.Millisecond, BatchSize: 10, OnSweep: reports.onSweep})
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					const rows = 100
+					// The second pool looks at the lock from a session of its
+					// own: the one that holds it would be granted it again.
+					pools := b.open(t, 2, 4)
+					db := pools[0]
+					b.seed(t, db, cimdTable(false), "https://expired.example/", rows, epoch.Add(-48*time.Hour), time.Second)
+					key := rand.Int64()
+					reports := newResults()
+					s := mustNew(t, db, sweeper.Config{Interval: 10 * time.Millisecond, BatchSize: 10, LockKey: key, OnSweep: reports.onSweep})
+					release := b.blockTable(t, db, cimd)
+					if err := s.Start(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+					b.waitForBlockedDelete(t, db, cimd)
 
-			// The blocker's lock conflicts with DELETE's, so the first
-			// batch waits for it on the server.
-			blocker := db.Begin()
-			if err := blocker.Exec(`LOCK TABLE ` + cimd + ` IN SHARE MODE`).Error; err != nil {
-				t.Fatal(err)
-			}
-			released := false
-			release := func() {
-				if !released {
-					released = true
-					blocker.Rollback()
-				}
-			}
-			defer release()
-			if err := s.Start(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			testdb.WaitForLockWait(t, db, cimd, 10*time.Second)
-
-			stopped := make(chan error, 1)
-			ctx, cancel := context.WithTimeout(context.Background(), tc.stopFor)
-			defer cancel()
-			start := time.Now()
-			go func() { stopped <- s.Stop(ctx) }()
-			var err error
-			select {
-			case err = <-stopped:
-			case <-time.After(tc.releaseAfter):
-				release()
-				err = <-stopped
-			}
-			took := time.Since(start)
-			release()
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Stop = %v after %v, want an error: %v", err, took, tc.wantErr)
-			}
-			if !tc.wantErr && took < tc.releaseAfter {
-				t.Errorf("Stop returned after %v, before the blocked batch could finish (%v)", took, tc.releaseAfter)
-			}
-			// Stop returned: no statement of the sweeper's is left, and no
-			// batch starts.
-			time.Sleep(300 * time.Millisecond)
-			if n := testdb.Count(t, db, cimd); n != rows-tc.wantDeleted {
-				t.Errorf("%d rows left after Stop, want %d: the batch in flight and nothing after it", n, rows-tc.wantDeleted)
-			}
-			r := reports.next(t, time.Second)
-			if r.Outcome != sweeper.OutcomeCanceled || r.Deleted()[cimd] != tc.wantDeleted {
-				t.Errorf("pass reported %v with %v deleted, want canceled with %d", r.Outcome, r.Deleted(), tc.wantDeleted)
+					stopped := make(chan error, 1)
+					ctx, cancel := context.WithTimeout(context.Background(), tc.stopFor)
+					defer cancel()
+					start := time.Now()
+					go func() { stopped <- s.Stop(ctx) }()
+					var err error
+					select {
+					case err = <-stopped:
+					case <-time.After(tc.releaseAfter):
+						release()
+						err = <-stopped
+					}
+					took := time.Since(start)
+					release()
+					if (err != nil) != tc.wantErr {
+						t.Fatalf("Stop = %v after %v, want an error: %v", err, took, tc.wantErr)
+					}
+					if !tc.wantErr && took < tc.releaseAfter {
+						t.Errorf("Stop returned after %v, before the blocked batch could finish (%v)", took, tc.releaseAfter)
+					}
+					// Stop returned: no statement of the sweeper's is left,
+					// and no batch starts.
+					time.Sleep(300 * time.Millisecond)
+					if n := testdb.Count(t, db, cimd); n != rows-tc.wantDeleted {
+						t.Errorf("%d rows left after Stop, want %d: the batch in flight and nothing after it", n, rows-tc.wantDeleted)
+					}
+					r := reports.next(t, time.Second)
+					if r.Outcome != sweeper.OutcomeCanceled || r.Deleted()[cimd] != tc.wantDeleted {
+						t.Errorf("pass reported %v with %v deleted, want canceled with %d", r.Outcome, r.Deleted(), tc.wantDeleted)
+					}
+					// A cancelled statement's connection is closed, and the
+					// server frees its lock when it notices.
+					probe := pinned(t, pools[1])
+					deadline := time.Now().Add(5 * time.Second)
+					for !b.tryLock(t, probe, key) {
+						if time.Now().After(deadline) {
+							t.Fatal("the lock is still held 5 s after Stop returned")
+						}
+						time.Sleep(10 * time.Millisecond)
+					}
+				})
 			}
 		})
 	}
@@ -309,44 +316,50 @@ func TestStopWaitsForTheBatchInFlight(t *testing.T) {
 
 func TestTimeoutEndsThePassAndKeepsItsBatches(t *testing.T) {
 	t.Parallel()
-	const rows = 50_000
-	ctx := context.Background()
-	db := testdb.New(t)
-	seed(t, db, cimdTable(false), "https://expired.example/", rows, epoch.Add(-48*time.Hour), time.Second)
-	logs := &testdb.Buffer{}
-	reports := newResults()
-	// 10,000 batches of 5 take seconds; a second is enough for a few
-	// batches, also on a loaded machine, and never for all of them.
-	s := mustNew(t, db, sweeper.Config{BatchSize: 5, Timeout: time.Second,
-		Logger: slogTo(logs), OnSweep: reports.onSweep})
+	for _, b := range lockBackends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			const rows = 50_000
+			ctx := context.Background()
+			db := b.open(t, 1, 4)[0]
+			b.seed(t, db, cimdTable(false), "https://expired.example/", rows, epoch.Add(-48*time.Hour), time.Second)
+			logs := &testdb.Buffer{}
+			reports := newResults()
+			// 10,000 batches of 5 take seconds; a second is enough for a
+			// few batches, also on a loaded machine, and never for all of
+			// them.
+			s := mustNew(t, db, sweeper.Config{BatchSize: 5, Timeout: time.Second,
+				Logger: slogTo(logs), OnSweep: reports.onSweep})
 
-	got, err := s.SweepNow(ctx)
-	if !errors.Is(err, sweeper.ErrTimeout) {
-		t.Fatalf("SweepNow = %v, %v; want ErrTimeout", got, err)
-	}
-	if got[cimd] == 0 || got[cimd] >= rows {
-		t.Errorf("timed-out pass deleted %d of %d; want some, not all", got[cimd], rows)
-	}
-	if left := testdb.Count(t, db, cimd); left > rows-got[cimd] {
-		t.Errorf("%d rows left after deleting %d of %d: batches were rolled back", left, got[cimd], rows)
-	}
-	if r := reports.next(t, time.Second); r.Outcome != sweeper.OutcomeFailed {
-		t.Errorf("timed-out pass reported as %v, want failed", r.Outcome)
-	}
-	if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "timed out") {
-		t.Errorf("timeout not logged as an error:\n%s", l)
-	}
+			got, err := s.SweepNow(ctx)
+			if !errors.Is(err, sweeper.ErrTimeout) {
+				t.Fatalf("SweepNow = %v, %v; want ErrTimeout", got, err)
+			}
+			if got[cimd] == 0 || got[cimd] >= rows {
+				t.Errorf("timed-out pass deleted %d of %d; want some, not all", got[cimd], rows)
+			}
+			if left := testdb.Count(t, db, cimd); left > rows-got[cimd] {
+				t.Errorf("%d rows left after deleting %d of %d: batches were rolled back", left, got[cimd], rows)
+			}
+			if r := reports.next(t, time.Second); r.Outcome != sweeper.OutcomeFailed {
+				t.Errorf("timed-out pass reported as %v, want failed", r.Outcome)
+			}
+			if l := logs.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "timed out") {
+				t.Errorf("timeout not logged as an error:\n%s", l)
+			}
 
-	// The timed-out pass's connection was closed on the client; its
-	// server process holds the lock until it notices, a moment later.
-	next := mustNew(t, db, sweeper.Config{})
-	rest, err := next.SweepNow(ctx)
-	for deadline := time.Now().Add(5 * time.Second); errors.Is(err, sweeper.ErrLocked) && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-		rest, err = next.SweepNow(ctx)
-	}
-	if err != nil || rest[cimd] == 0 || testdb.Count(t, db, cimd) != 0 {
-		t.Errorf("next pass = %v, %v; want the rest deleted", rest, err)
+			// The timed-out pass's connection was closed on the client;
+			// the server frees its lock when it notices, a moment later.
+			next := mustNew(t, db, sweeper.Config{})
+			rest, err := next.SweepNow(ctx)
+			for deadline := time.Now().Add(5 * time.Second); errors.Is(err, sweeper.ErrLocked) && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
+				rest, err = next.SweepNow(ctx)
+			}
+			if err != nil || rest[cimd] == 0 || testdb.Count(t, db, cimd) != 0 {
+				t.Errorf("next pass = %v, %v; want the rest deleted", rest, err)
+			}
+		})
 	}
 }
 

@@ -3,17 +3,17 @@ package sweeper_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"path/filepath"
+	"maps"
+	"strings"
 	"testing"
 	"time"
 
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
 
-	"github.com/attesto/gormstore/internal/dialect"
 	"github.com/attesto/gormstore/internal/testdb"
-	"github.com/attesto/gormstore/sweeper"
 )
 
 // mysqlTimeLayout is how the MariaDB tests write times, as the stores do:
@@ -59,60 +59,6 @@ func openMariaDB(t *testing.T, n, maxConns int) []*gorm.DB {
 	return nodes
 }
 
-// openPostgres is openMariaDB on PostgreSQL: n pools on a fresh schema.
-func openPostgres(t *testing.T, n, maxConns int) []*gorm.DB {
-	t.Helper()
-	schema := testdb.Schema(t)
-	nodes := make([]*gorm.DB, n)
-	for i := range nodes {
-		nodes[i] = testdb.Open(t, schema, maxConns)
-	}
-	testdb.CreateTables(t, nodes[0])
-	return nodes
-}
-
-// backend is a database and a lock, on which the cluster tests run.
-type backend struct {
-	name string
-	// open is openPostgres, openMariaDB or openSQLite.
-	open func(t *testing.T, n, maxConns int) []*gorm.DB
-	// seed is seed, seedMySQL or seedSQLite.
-	seed func(t testing.TB, db *gorm.DB, tb table, prefix string, n int, first time.Time, step time.Duration)
-	// lease runs the sweepers with Config.Lease instead of the session
-	// lock.
-	lease bool
-	// rowLocks is set where the batches lock their rows and skip those
-	// locked (SKIP LOCKED), so that nodes without a common lock can sweep
-	// at the same time.
-	rowLocks bool
-}
-
-// config is cfg with the backend's lock.
-func (b backend) config(cfg sweeper.Config) sweeper.Config {
-	if b.lease {
-		cfg.Lease = &sweeper.Lease{}
-	}
-	return cfg
-}
-
-var backends = []backend{
-	{name: "PostgreSQL", open: openPostgres, seed: seed, rowLocks: true},
-	{name: "MariaDB", open: openMariaDB, seed: seedMySQL, rowLocks: true},
-	{name: "PostgreSQL lease", open: openPostgres, seed: seed, lease: true, rowLocks: true},
-	{name: "MariaDB lease", open: openMariaDB, seed: seedMySQL, lease: true, rowLocks: true},
-	{name: "SQLite lease", open: openSQLite, seed: seedSQLite, lease: true},
-}
-
-// leaseBackends are the backends with a lease, and MariaDB with
-// clientFoundRows, which counts the rows an UPDATE matched rather than
-// those it changed.
-var leaseBackends = []backend{
-	{name: "PostgreSQL", open: openPostgres, seed: seed, lease: true, rowLocks: true},
-	{name: "MariaDB", open: openMariaDB, seed: seedMySQL, lease: true, rowLocks: true},
-	{name: "MariaDB clientFoundRows", open: openMariaDBFoundRows, seed: seedMySQL, lease: true, rowLocks: true},
-	{name: "SQLite", open: openSQLite, seed: seedSQLite, lease: true},
-}
-
 // openMariaDBFoundRows is openMariaDB with clientFoundRows=true in the
 // DSN.
 func openMariaDBFoundRows(t *testing.T, n, maxConns int) []*gorm.DB {
@@ -126,46 +72,6 @@ func openMariaDBFoundRows(t *testing.T, n, maxConns int) []*gorm.DB {
 	}
 	testdb.CreateMySQLTables(t, nodes[0])
 	return nodes
-}
-
-// openSQLite returns n pools on one fresh SQLite file holding the stores'
-// tables: n processes sharing it.
-func openSQLite(t *testing.T, n, maxConns int) []*gorm.DB {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "sweep.db")
-	nodes := make([]*gorm.DB, n)
-	for i := range nodes {
-		nodes[i] = testdb.OpenSQLite(t, path)
-		pool, err := nodes[i].DB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pool.SetMaxOpenConns(maxConns)
-	}
-	testdb.CreateTables(t, nodes[0])
-	return nodes
-}
-
-// seedSQLite is seed on SQLite, with the times in the stores' UTC text
-// (dialect.SQLiteTimeLayout): n rows keyed prefix1 … prefixN, where row i
-// expires at first + (i-1)×step, in one statement. step is kept to the
-// millisecond.
-func seedSQLite(t testing.TB, db *gorm.DB, tb table, prefix string, n int, first time.Time, step time.Duration) {
-	t.Helper()
-	// strftime's %f has milliseconds; the stores write microseconds.
-	at := "strftime('%Y-%m-%d %H:%M:%f', ?, printf('%+.3f seconds', (i - 1) * ?)) || '000'"
-	cols := tb.key + ", expires_at"
-	vals := "? || i, " + at
-	args := []any{prefix, dialect.SQLiteTime(first), step.Seconds()}
-	if tb.doc != "" {
-		cols += ", " + tb.doc + ", inserted_at"
-		vals += `, '{"client_id": "x"}', ?`
-		args = append(args, dialect.SQLiteTime(first.Add(-24*time.Hour)))
-	}
-	args = append([]any{n}, args...)
-	// The table and column names are the test's own constants.
-	testdb.MustExec(t, db, "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?) "+
-		"INSERT INTO "+quote(tb.name)+" ("+cols+") SELECT "+vals+" FROM s", args...)
 }
 
 // mysqlLockName is the named lock of a Sweeper whose LockKey is key, as
@@ -241,5 +147,72 @@ func waitForBlockedDelete(t *testing.T, db *gorm.DB, timeout time.Duration) int6
 			t.Fatalf("no DELETE waited for a table lock within %v", timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// tryLockMySQL is tryLock on MariaDB: the named lock of LockKey key.
+func tryLockMySQL(t *testing.T, conn *sql.Conn, key int64) bool {
+	t.Helper()
+	return getLock(t, conn, mysqlLockName(key))
+}
+
+func unlockMySQL(t *testing.T, conn *sql.Conn, key int64) {
+	t.Helper()
+	releaseLock(t, conn, mysqlLockName(key))
+}
+
+func waitForBlockedDeleteMySQL(t *testing.T, db *gorm.DB, _ string) {
+	t.Helper()
+	waitForBlockedDelete(t, db, 10*time.Second)
+}
+
+// refusingUnlockMySQL fails RELEASE_LOCK with a GORM callback of the
+// test's own, registered on the pool it returns, before the statement
+// reaches the server.
+func refusingUnlockMySQL(t *testing.T) (db, probe *gorm.DB) {
+	t.Helper()
+	database := testdb.MySQLDatabase(t)
+	db = testdb.OpenMySQL(t, database, 4)
+	testdb.CreateMySQLTables(t, db)
+	refuse := func(tx *gorm.DB) {
+		if strings.Contains(tx.Statement.SQL.String(), "RELEASE_LOCK") {
+			tx.AddError(errors.New("unlock refused by the test"))
+		}
+	}
+	if err := db.Callback().Row().Before("gorm:row").Register("test:refuse_unlock", refuse); err != nil {
+		t.Fatal(err)
+	}
+	return db, testdb.OpenMySQL(t, database, 1)
+}
+
+// openMariaDBIn returns a pool on a fresh MariaDB database holding the
+// stores' tables, as testdb opens it, and another on the same database
+// whose driver reads times in loc (nil keeps testdb's, Local) and whose
+// session has time_zone timeZone ("" keeps the server's).
+func openMariaDBIn(loc *time.Location, timeZone string) func(t *testing.T) (db, node *gorm.DB) {
+	return func(t *testing.T) (db, node *gorm.DB) {
+		t.Helper()
+		database := testdb.MySQLDatabase(t)
+		db = testdb.OpenMySQL(t, database, 2)
+		testdb.CreateMySQLTables(t, db)
+		cfg := testdb.MySQLConfig(t, database)
+		if loc != nil {
+			cfg.Loc = loc
+		}
+		if timeZone != "" {
+			cfg.Params = maps.Clone(cfg.Params)
+			if cfg.Params == nil {
+				cfg.Params = map[string]string{}
+			}
+			cfg.Params["time_zone"] = "'" + timeZone + "'"
+		}
+		node = testdb.OpenMySQLWith(t, mysql.Config{DSNConfig: cfg}, 2)
+		if timeZone != "" {
+			var tz string
+			if err := node.Raw("SELECT @@session.time_zone").Scan(&tz).Error; err != nil || tz != timeZone {
+				t.Fatalf("session time_zone = %q, %v; want %s", tz, err, timeZone)
+			}
+		}
+		return db, node
 	}
 }
