@@ -19,6 +19,7 @@ import (
 
 	"github.com/attesto/gormstore/cimd"
 	gormfosite "github.com/attesto/gormstore/contrib/fosite"
+	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/repo"
 )
 
@@ -55,7 +56,7 @@ func newManager(t *testing.T, db *gorm.DB, host *httptest.Server, cfg gormfosite
 func TestClientFromDocument(t *testing.T) {
 	host := newDocumentHost(t)
 	key := newClientKey(t)
-	db := openPool(t, newSchema(t), 2)
+	db := testdb.Open(t, newSchema(t), 2)
 	m := newManager(t, db, host.Server, gormfosite.ClientConfig{AllowJWKSURI: true})
 	strict := newManager(t, db, host.Server, gormfosite.ClientConfig{})
 	type want struct {
@@ -208,7 +209,7 @@ func TestGetClientResolutionErrors(t *testing.T) {
 	gone := httptest.NewTLSServer(http.NotFoundHandler())
 	goneURL := gone.URL
 	gone.Close()
-	m := newManager(t, openPool(t, newSchema(t), 2), host.Server, gormfosite.ClientConfig{})
+	m := newManager(t, testdb.Open(t, newSchema(t), 2), host.Server, gormfosite.ClientConfig{})
 	withSecret := host.serve("/secret.json", func(id string) map[string]any {
 		return map[string]any{"client_id": id, "client_secret": "s3cret"}
 	})
@@ -237,7 +238,7 @@ func TestGetClientResolutionErrors(t *testing.T) {
 	}
 	// The default transport refuses loopback: a document on it is
 	// invalid_client too, and says nothing of why.
-	def := newManager(t, openPool(t, newSchema(t), 2), nil, gormfosite.ClientConfig{})
+	def := newManager(t, testdb.Open(t, newSchema(t), 2), nil, gormfosite.ClientConfig{})
 	_, err := def.GetClient(context.Background(), host.serve("/ok.json", func(id string) map[string]any { return map[string]any{"client_id": id} }))
 	assertClientError(t, err, "invalid_client", host.URL)
 	if !errors.Is(err, cimd.ErrForbiddenAddress) {
@@ -250,7 +251,7 @@ func TestGetClientResolutionErrors(t *testing.T) {
 func TestGetClientOtherIDs(t *testing.T) {
 	mem := storage.NewMemoryStore()
 	mem.Clients[appClientID] = &fosite.DefaultClient{ID: appClientID}
-	db := openPool(t, newSchema(t), 2)
+	db := testdb.Open(t, newSchema(t), 2)
 	wrapped := newManager(t, db, nil, gormfosite.ClientConfig{Clients: mem})
 	alone := newManager(t, db, nil, gormfosite.ClientConfig{})
 	ctx := context.Background()
@@ -298,7 +299,7 @@ func TestGetClientCustomize(t *testing.T) {
 		}, "access_denied", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newManager(t, openPool(t, newSchema(t), 2), host.Server, gormfosite.ClientConfig{Customize: tc.customize})
+			m := newManager(t, testdb.Open(t, newSchema(t), 2), host.Server, gormfosite.ClientConfig{Customize: tc.customize})
 			c, err := m.GetClient(context.Background(), clientID)
 			if tc.code != "" {
 				var rfc *fosite.RFC6749Error
@@ -319,7 +320,7 @@ func TestGetClientCustomize(t *testing.T) {
 // both nodes exactly one records it.
 func TestClientAssertionJTI(t *testing.T) {
 	schema := newSchema(t)
-	dbA, dbB := openPool(t, schema, 8), openPool(t, schema, 8)
+	dbA, dbB := testdb.Open(t, schema, 8), testdb.Open(t, schema, 8)
 	a, b := newManager(t, dbA, nil, gormfosite.ClientConfig{}), newManager(t, dbB, nil, gormfosite.ClientConfig{})
 	ctx := context.Background()
 	exp := time.Now().Add(time.Minute)
@@ -389,7 +390,7 @@ func TestClientAssertionJTI(t *testing.T) {
 // A jti or expiry the store refuses is invalid_client and records
 // nothing; a database failure is server_error; neither says why.
 func TestClientAssertionJTIErrors(t *testing.T) {
-	db := openPool(t, newSchema(t), 2)
+	db := testdb.Open(t, newSchema(t), 2)
 	m := newManager(t, db, nil, gormfosite.ClientConfig{})
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -409,7 +410,7 @@ func TestClientAssertionJTIErrors(t *testing.T) {
 			}
 		})
 	}
-	if n := countRows(t, db, "dpop_replays"); n != 0 {
+	if n := testdb.Count(t, db, "dpop_replays"); n != 0 {
 		t.Fatalf("%d jtis recorded, want 0", n)
 	}
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/attesto/gormstore/cimd"
 	gormfosite "github.com/attesto/gormstore/contrib/fosite"
+	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/repo"
 )
 
@@ -130,7 +131,7 @@ func newCluster(t *testing.T, opts clusterOptions) *cluster {
 		if opts.memory {
 			st.PARStorage, st.ClientManager = ownRedirectURI{c.mem}, c.mem
 		} else {
-			c.pools[i] = openPool(t, schema, 8)
+			c.pools[i] = testdb.Open(t, schema, 8)
 			st.PARStorage, st.ClientManager = newGormNode(t, c.pools[i], c.mem, opts.documentHost, opts.jwksURI)
 		}
 		if opts.gate != nil {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/attesto/gormstore/internal/testdb"
 )
 
 // A request pushed to node A is authorized on node B, and the code node B
@@ -16,7 +18,7 @@ func TestPushOnAAuthorizeOnBExchangeOnA(t *testing.T) {
 			p := newPKCE()
 			form := pushForm(appClientID, p)
 			requestURI := c.push(t, a, form)
-			if n := countRows(t, c.pools[1], "attesto_pushed_authorization_requests"); n != 1 {
+			if n := testdb.Count(t, c.pools[1], "attesto_pushed_authorization_requests"); n != 1 {
 				t.Fatalf("node B's pool sees %d pushed requests, want 1", n)
 			}
 
@@ -28,7 +30,7 @@ func TestPushOnAAuthorizeOnBExchangeOnA(t *testing.T) {
 			if r.get("state") != form.Get("state") {
 				t.Fatalf("state %q, want the pushed %q", r.get("state"), form.Get("state"))
 			}
-			if n := countRows(t, c.pools[0], "attesto_pushed_authorization_requests"); n != 0 {
+			if n := testdb.Count(t, c.pools[0], "attesto_pushed_authorization_requests"); n != 0 {
 				t.Fatalf("%d pushed requests left after authorize, want 0", n)
 			}
 

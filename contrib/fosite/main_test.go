@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/attesto/gormstore/internal/testdb"
 )
 
 // TestMain closes the shared admin pool after the tests and fails the run
@@ -12,7 +14,7 @@ import (
 // stopped, a shared fetch still running), but for fosite's JWKS cache.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	closeAdminPool()
+	testdb.Close()
 	if code == 0 {
 		// fosite's DefaultJWKSFetcherStrategy (under NewJWKSFetcher) keeps
 		// a ristretto cache it offers no way to close.

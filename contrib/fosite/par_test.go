@@ -18,6 +18,7 @@ import (
 
 	"github.com/attesto/gormstore/changesets"
 	gormfosite "github.com/attesto/gormstore/contrib/fosite"
+	"github.com/attesto/gormstore/internal/testdb"
 	"github.com/attesto/gormstore/repo"
 )
 
@@ -34,7 +35,7 @@ type parFixture struct {
 
 func newPARFixture(t *testing.T) parFixture {
 	t.Helper()
-	f := parFixture{db: openPool(t, newSchema(t), 4), mem: storage.NewMemoryStore()}
+	f := parFixture{db: testdb.Open(t, newSchema(t), 4), mem: storage.NewMemoryStore()}
 	for _, id := range []string{appClientID, otherClientID} {
 		f.mem.Clients[id] = &fosite.DefaultClient{ID: id, Public: true, RedirectURIs: []string{redirectURI}}
 	}
@@ -234,7 +235,7 @@ func TestCreatePARSessionRefuses(t *testing.T) {
 			case !strings.Contains(err.Error(), tc.want):
 				t.Fatalf("%v: does not say %q", err, tc.want)
 			}
-			if n := countRows(t, f.db, parTable); n != 0 {
+			if n := testdb.Count(t, f.db, parTable); n != 0 {
 				t.Fatalf("%d rows stored", n)
 			}
 		})
@@ -280,7 +281,7 @@ func TestGetPARSessionBinding(t *testing.T) {
 					t.Fatalf("Get: %v, want fosite.ErrNotFound", err)
 				}
 				// Untouched: the owner still gets it.
-				if n := countRows(t, f.db, parTable); n != 1 {
+				if n := testdb.Count(t, f.db, parTable); n != 1 {
 					t.Fatalf("%d rows after another client's Get, want 1", n)
 				}
 				if _, err := f.pars.GetPARSession(gormfosite.WithPresentingClient(context.Background(), appClientID), requestURI); err != nil {
@@ -291,7 +292,7 @@ func TestGetPARSessionBinding(t *testing.T) {
 			if err != nil || ar.GetClient().GetID() != appClientID {
 				t.Fatalf("Get: %v %v", ar, err)
 			}
-			if n := countRows(t, f.db, parTable); n != 0 {
+			if n := testdb.Count(t, f.db, parTable); n != 0 {
 				t.Fatalf("%d rows after Get, want 0", n)
 			}
 		})
@@ -324,7 +325,7 @@ func TestDeletePARSession(t *testing.T) {
 			if err := f.pars.DeletePARSession(tc.ctx, requestURI); err != nil {
 				t.Fatal(err)
 			}
-			if n := countRows(t, f.db, parTable); n != tc.left {
+			if n := testdb.Count(t, f.db, parTable); n != tc.left {
 				t.Fatalf("%d rows left, want %d", n, tc.left)
 			}
 		})
@@ -352,7 +353,7 @@ func TestGetPARSessionCorrupt(t *testing.T) {
 			if _, err := f.pars.GetPARSession(context.Background(), requestURI); !errors.Is(err, gormfosite.ErrCorrupt) {
 				t.Fatalf("Get: %v, want ErrCorrupt", err)
 			}
-			if n := countRows(t, f.db, parTable); n != 0 {
+			if n := testdb.Count(t, f.db, parTable); n != 0 {
 				t.Fatalf("%d rows left, want 0", n)
 			}
 		})
