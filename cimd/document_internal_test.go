@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/attesto/gormstore/internal/fixtures"
 	"github.com/attesto/gormstore/internal/jsondoc"
 )
 
@@ -16,29 +17,6 @@ func TestMaxDocumentDepthIsTheStoresDecoders(t *testing.T) {
 	if MaxDocumentDepth != jsondoc.MaxDepth {
 		t.Errorf("MaxDocumentDepth = %d, jsondoc.MaxDepth = %d", MaxDocumentDepth, jsondoc.MaxDepth)
 	}
-}
-
-// nested is a document of depth levels: an object holding depth-1 arrays.
-func nested(depth int) string {
-	return `{"a":` + strings.Repeat("[", depth-1) + strings.Repeat("]", depth-1) + `}`
-}
-
-// depthOf is the nesting of objects and arrays in a decoded value.
-func depthOf(v any) int {
-	deepest := 0
-	switch v := v.(type) {
-	case map[string]any:
-		for _, e := range v {
-			deepest = max(deepest, depthOf(e))
-		}
-	case []any:
-		for _, e := range v {
-			deepest = max(deepest, depthOf(e))
-		}
-	default:
-		return 0
-	}
-	return deepest + 1
 }
 
 // A fetched body nested deeper than MaxDocumentDepth is an invalid
@@ -50,18 +28,18 @@ func TestDecodeDocumentDepth(t *testing.T) {
 		body string
 		ok   bool
 	}{
-		{"MaxDocumentDepth", nested(MaxDocumentDepth), true},
+		{"MaxDocumentDepth", fixtures.Nested(MaxDocumentDepth, ""), true},
 		{"objects to MaxDocumentDepth", strings.Repeat(`{"a":`, MaxDocumentDepth-1) + "{}" + strings.Repeat("}", MaxDocumentDepth-1), true},
-		{"one level more", nested(MaxDocumentDepth + 1), false},
+		{"one level more", fixtures.Nested(MaxDocumentDepth+1, ""), false},
 		{"objects, one level more", strings.Repeat(`{"a":`, MaxDocumentDepth) + "{}" + strings.Repeat("}", MaxDocumentDepth), false},
 		{"1 MB of [", `{"a":` + strings.Repeat("[", 1<<20), false},
-		{"1 MB of nesting, closed", nested(1 << 19), false},
+		{"1 MB of nesting, closed", fixtures.Nested(1<<19, ""), false},
 	}
 	for _, c := range cases {
 		doc, err := decodeDocument([]byte(c.body))
 		switch {
-		case c.ok && (err != nil || depthOf(doc) != MaxDocumentDepth):
-			t.Errorf("%s: %d levels, %v; want %d levels", c.name, depthOf(doc), err, MaxDocumentDepth)
+		case c.ok && (err != nil || fixtures.DepthOf(doc) != MaxDocumentDepth):
+			t.Errorf("%s: %d levels, %v; want %d levels", c.name, fixtures.DepthOf(doc), err, MaxDocumentDepth)
 		case !c.ok && (!errors.Is(err, ErrInvalidDocument) || !strings.Contains(err.Error(), "nested deeper")):
 			t.Errorf("%s: %.100v, want ErrInvalidDocument for the depth", c.name, err)
 		}
@@ -80,8 +58,8 @@ func FuzzDecodeFetchedDocument(f *testing.F) {
 		"{\"a\":\"\xff\"}",
 		`{"a":1} {}`,
 		`[]`,
-		nested(MaxDocumentDepth),
-		nested(MaxDocumentDepth + 1),
+		fixtures.Nested(MaxDocumentDepth, ""),
+		fixtures.Nested(MaxDocumentDepth+1, ""),
 		`{"a":` + strings.Repeat("[", 5000),
 		`{"a":"[[[[{{{{"}`,
 	} {
@@ -95,7 +73,7 @@ func FuzzDecodeFetchedDocument(f *testing.F) {
 			}
 			return
 		}
-		if d := depthOf(doc); d > MaxDocumentDepth {
+		if d := fixtures.DepthOf(doc); d > MaxDocumentDepth {
 			t.Fatalf("accepted a document %d levels deep", d)
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))

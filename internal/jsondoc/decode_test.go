@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/attesto/gormstore/internal/fixtures"
 )
 
 // decodeCases are documents the fast parser must read exactly as
@@ -60,36 +62,12 @@ var decodeCases = []string{
 	strings.Repeat(`{"a":`, 600) + `1` + strings.Repeat(`}`, 600),
 	strings.Repeat(`{"a":`, 20000) + `1` + strings.Repeat(`}`, 20000),
 	// Around MaxDepth, and brackets that do not nest.
-	nested(MaxDepth, "1"),
-	nested(MaxDepth+1, "1"),
-	nested(MaxDepth, `"[[[{{{"`),
+	fixtures.Nested(MaxDepth, "1"),
+	fixtures.Nested(MaxDepth+1, "1"),
+	fixtures.Nested(MaxDepth, `"[[[{{{"`),
 	`{"a":"[[[[\"[[[[", "b":"]]]]"}`,
 	`{"a":` + strings.Repeat("[", 1<<16),
 	`{"a":` + strings.Repeat("]", 600) + `}`,
-}
-
-// nested is a document of depth levels: an object holding depth-1 arrays
-// around inner.
-func nested(depth int, inner string) string {
-	return `{"a":` + strings.Repeat("[", depth-1) + inner + strings.Repeat("]", depth-1) + `}`
-}
-
-// depthOf is the nesting of objects and arrays in a decoded value.
-func depthOf(v any) int {
-	deepest := 0
-	switch v := v.(type) {
-	case map[string]any:
-		for _, e := range v {
-			deepest = max(deepest, depthOf(e))
-		}
-	case []any:
-		for _, e := range v {
-			deepest = max(deepest, depthOf(e))
-		}
-	default:
-		return 0
-	}
-	return deepest + 1
 }
 
 // A document nested deeper than MaxDepth is an error from both parsers,
@@ -101,13 +79,13 @@ func TestDecodeDepthLimit(t *testing.T) {
 		in   string
 		ok   bool
 	}{
-		{"MaxDepth of arrays", nested(MaxDepth, "1"), true},
+		{"MaxDepth of arrays", fixtures.Nested(MaxDepth, "1"), true},
 		{"MaxDepth of objects", strings.Repeat(`{"a":`, MaxDepth-1) + "{}" + strings.Repeat("}", MaxDepth-1), true},
-		{"brackets in strings do not count", nested(MaxDepth, `"[[[[{{{{\"[["`), true},
-		{"one level more, arrays", nested(MaxDepth+1, "1"), false},
+		{"brackets in strings do not count", fixtures.Nested(MaxDepth, `"[[[[{{{{\"[["`), true},
+		{"one level more, arrays", fixtures.Nested(MaxDepth+1, "1"), false},
 		{"one level more, objects", strings.Repeat(`{"a":`, MaxDepth) + "{}" + strings.Repeat("}", MaxDepth), false},
 		{"1 MB of [", `{"a":` + strings.Repeat("[", 1<<20), false},
-		{"1 MB of nesting, closed", nested(1<<19, "1"), false},
+		{"1 MB of nesting, closed", fixtures.Nested(1<<19, "1"), false},
 	}
 	for _, c := range cases {
 		for name, decode := range map[string]func([]byte) (map[string]any, error){
@@ -117,8 +95,8 @@ func TestDecodeDepthLimit(t *testing.T) {
 			switch {
 			case c.ok && err != nil:
 				t.Errorf("%s: %s = %v", c.name, name, err)
-			case c.ok && depthOf(doc) != MaxDepth:
-				t.Errorf("%s: %s nests %d levels, want %d", c.name, name, depthOf(doc), MaxDepth)
+			case c.ok && fixtures.DepthOf(doc) != MaxDepth:
+				t.Errorf("%s: %s nests %d levels, want %d", c.name, name, fixtures.DepthOf(doc), MaxDepth)
 			case !c.ok && !errors.Is(err, ErrTooDeep):
 				t.Errorf("%s: %s = %.80v, want ErrTooDeep", c.name, name, err)
 			}
@@ -175,8 +153,8 @@ func FuzzDecodeDocument(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in string) {
 		checkDecode(t, in)
-		if doc, err := Decode([]byte(in)); err == nil && depthOf(doc) > MaxDepth {
-			t.Fatalf("decoded a document %d levels deep, over MaxDepth", depthOf(doc))
+		if doc, err := Decode([]byte(in)); err == nil && fixtures.DepthOf(doc) > MaxDepth {
+			t.Fatalf("decoded a document %d levels deep, over MaxDepth", fixtures.DepthOf(doc))
 		}
 	})
 }
