@@ -24,31 +24,26 @@ var resolverPairs = []struct {
 	open func(t *testing.T) (routed, replica *gorm.DB)
 }{
 	{"PostgreSQL", func(t *testing.T) (*gorm.DB, *gorm.DB) {
-		primary, replica := testdb.New(t), testdb.New(t)
-		conn, err := replica.DB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := primary.Use(dbresolver.Register(dbresolver.Config{
-			Replicas: []gorm.Dialector{postgres.New(postgres.Config{Conn: conn})},
-		})); err != nil {
-			t.Fatal(err)
-		}
-		return primary, replica
+		return routedPair(t, testdb.New, func(c gorm.ConnPool) gorm.Dialector { return postgres.New(postgres.Config{Conn: c}) })
 	}},
 	{"MariaDB", func(t *testing.T) (*gorm.DB, *gorm.DB) {
-		primary, replica := testdb.NewMySQL(t), testdb.NewMySQL(t)
-		conn, err := replica.DB()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := primary.Use(dbresolver.Register(dbresolver.Config{
-			Replicas: []gorm.Dialector{mysql.New(mysql.Config{Conn: conn})},
-		})); err != nil {
-			t.Fatal(err)
-		}
-		return primary, replica
+		return routedPair(t, testdb.NewMySQL, func(c gorm.ConnPool) gorm.Dialector { return mysql.New(mysql.Config{Conn: c}) })
 	}},
+}
+
+// routedPair opens two databases with newDB and registers the second as
+// the first's only replica, through a dialector over its pool.
+func routedPair(t *testing.T, newDB func(testing.TB) *gorm.DB, over func(gorm.ConnPool) gorm.Dialector) (routed, replica *gorm.DB) {
+	t.Helper()
+	routed, replica = newDB(t), newDB(t)
+	conn, err := replica.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := routed.Use(dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{over(conn)}})); err != nil {
+		t.Fatal(err)
+	}
+	return routed, replica
 }
 
 // Under dbresolver every statement of every store runs on the primary, so
