@@ -85,8 +85,10 @@ type stat struct {
 	n           int
 }
 
-func (r results) get(name, unit string) (stat, bool) {
-	vs := r[name][unit]
+func (r results) get(name, unit string) (stat, bool) { return summarize(r[name][unit]) }
+
+// summarize is the median and range of vs.
+func summarize(vs []float64) (stat, bool) {
 	if len(vs) == 0 {
 		return stat{}, false
 	}
@@ -198,15 +200,7 @@ func main() {
 // roundRatio is the median over rounds of a/b, each round's a over the
 // same round's b (the k-th value of each metric is the k-th round's).
 func (r results) roundRatio(a, b, unit string) (stat, bool) {
-	va, vb := r[a][unit], r[b][unit]
-	if len(va) == 0 || len(va) != len(vb) {
-		return stat{}, false
-	}
-	rs := results{"x": {"r": nil}}
-	for k := range va {
-		rs["x"]["r"] = append(rs["x"]["r"], va[k]/vb[k])
-	}
-	return rs.get("x", "r")
+	return paired(r[a][unit], r[b][unit], func(x, y float64) float64 { return x / y })
 }
 
 // target prints one row of the targets table: the ratio raced call by
@@ -370,28 +364,25 @@ func (rp *report) allocations() {
 // unitRatio is the median over rounds of one benchmark's metric a over
 // its metric b, each round's a over the same round's b.
 func (r results) unitRatio(name, a, b string) (stat, bool) {
-	va, vb := r[name][a], r[name][b]
-	if len(va) == 0 || len(va) != len(vb) {
-		return stat{}, false
-	}
-	rs := results{"x": {"r": nil}}
-	for k := range va {
-		rs["x"]["r"] = append(rs["x"]["r"], va[k]/vb[k])
-	}
-	return rs.get("x", "r")
+	return paired(r[name][a], r[name][b], func(x, y float64) float64 { return x / y })
 }
 
 // unitDiff is the median over rounds of a minus b.
 func (r results) unitDiff(name, a, b string) (stat, bool) {
-	va, vb := r[name][a], r[name][b]
+	return paired(r[name][a], r[name][b], func(x, y float64) float64 { return x - y })
+}
+
+// paired summarizes f of each round's a and the same round's b: the k-th
+// value of each is the k-th round's.
+func paired(va, vb []float64, f func(a, b float64) float64) (stat, bool) {
 	if len(va) == 0 || len(va) != len(vb) {
 		return stat{}, false
 	}
-	rs := results{"x": {"r": nil}}
+	out := make([]float64, len(va))
 	for k := range va {
-		rs["x"]["r"] = append(rs["x"]["r"], va[k]-vb[k])
+		out[k] = f(va[k], vb[k])
 	}
-	return rs.get("x", "r")
+	return summarize(out)
 }
 
 // signedDur formats a difference of nanoseconds with its sign.
