@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/postgresstore"
 	"github.com/jackc/pgx/v5"
@@ -262,6 +263,27 @@ func compact(tb testing.TB, b []byte) []byte {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// cimdPut is a Put of the sample document on s, live until expiresAt, as
+// an operation on a key.
+func (d documents) cimdPut(s cimdStore, expiresAt time.Time) func(context.Context, string) error {
+	return func(ctx context.Context, url string) error { return s.Put(ctx, url, d.cimd, expiresAt) }
+}
+
+// parPut is a Put of the sample request on s, as an operation on a key.
+func (d documents) parPut(s parStore) func(context.Context, string) error {
+	return func(ctx context.Context, uri string) error { return s.Put(ctx, uri, d.par, time.Minute) }
+}
+
+// freshURLs are b.N client_id URLs no run has used, for impl.
+func freshURLs(b *testing.B, impl string) []string {
+	return keys("https://"+impl+"-"+runID()+".example/client/", b.N)
+}
+
+// freshURIs are b.N request_uris no run has used, for impl.
+func freshURIs(b *testing.B, impl string) []string {
+	return keys("urn:ietf:params:oauth:request_uri:"+impl+"-"+runID()+"-", b.N)
 }
 
 // keys returns n distinct keys: prefix followed by a counter.

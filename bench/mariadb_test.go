@@ -243,18 +243,6 @@ func BenchmarkRatioMariaDB(b *testing.B) {
 	intC := internalCIMD{newInternalDB(e.gorm), myInternalStatements, mysqlTime}
 	intP := internalPAR{newInternalDB(e.gorm), myInternalStatements, mysqlTime}
 	expiresAt := time.Now().Add(time.Hour)
-	cimdPut := func(s cimdStore) func(context.Context, string) error {
-		return func(ctx context.Context, url string) error { return s.Put(ctx, url, d.cimd, expiresAt) }
-	}
-	parPut := func(s parStore) func(context.Context, string) error {
-		return func(ctx context.Context, uri string) error { return s.Put(ctx, uri, d.par, time.Minute) }
-	}
-	fresh := func(b *testing.B, impl string) []string {
-		return keys("https://"+impl+"-"+runID()+".example/client/", b.N)
-	}
-	freshURI := func(b *testing.B, impl string) []string {
-		return keys("urn:ietf:params:oauth:request_uri:"+impl+"-"+runID()+"-", b.N)
-	}
 	// One live row per contender and call, each taken once.
 	takeable := func(b *testing.B, impl string) []string {
 		return seedMariaDB(b, e, parTable, "urn:ietf:params:oauth:request_uri:take-"+impl+"-"+runID()+"-", d.parJSON, hour, b.N)
@@ -275,21 +263,21 @@ func BenchmarkRatioMariaDB(b *testing.B) {
 	})
 	b.Run("op=cimd-put-insert", func(b *testing.B) {
 		race(b, bases,
-			writeOp("gormstore", fresh(b, "gormstore"), cimdPut(e.cache)),
-			writeOp("go-sql-driver", fresh(b, "hand"), cimdPut(handC)),
-			writeOp("internal-path", fresh(b, "internal"), cimdPut(intC)))
+			writeOp("gormstore", freshURLs(b, "gormstore"), d.cimdPut(e.cache, expiresAt)),
+			writeOp("go-sql-driver", freshURLs(b, "hand"), d.cimdPut(handC, expiresAt)),
+			writeOp("internal-path", freshURLs(b, "internal"), d.cimdPut(intC, expiresAt)))
 	})
 	b.Run("op=cimd-put-upsert", func(b *testing.B) {
 		race(b, bases,
-			writeOp("gormstore", live["gormstore"], cimdPut(e.cache)),
-			writeOp("go-sql-driver", live["go-sql-driver"], cimdPut(handC)),
-			writeOp("internal-path", live["internal-path"], cimdPut(intC)))
+			writeOp("gormstore", live["gormstore"], d.cimdPut(e.cache, expiresAt)),
+			writeOp("go-sql-driver", live["go-sql-driver"], d.cimdPut(handC, expiresAt)),
+			writeOp("internal-path", live["internal-path"], d.cimdPut(intC, expiresAt)))
 	})
 	b.Run("op=par-put", func(b *testing.B) {
 		race(b, bases,
-			writeOp("gormstore", freshURI(b, "gormstore"), parPut(e.par)),
-			writeOp("go-sql-driver", freshURI(b, "hand"), parPut(handP)),
-			writeOp("internal-path", freshURI(b, "internal"), parPut(intP)))
+			writeOp("gormstore", freshURIs(b, "gormstore"), d.parPut(e.par)),
+			writeOp("go-sql-driver", freshURIs(b, "hand"), d.parPut(handP)),
+			writeOp("internal-path", freshURIs(b, "internal"), d.parPut(intP)))
 	})
 	b.Run("op=par-fetch", func(b *testing.B) {
 		race(b, bases,

@@ -170,19 +170,7 @@ func BenchmarkRatio(b *testing.B) {
 		return ok, err
 	}
 	expiresAt := time.Now().Add(time.Hour)
-	cimdPut := func(s cimdStore) func(context.Context, string) error {
-		return func(ctx context.Context, url string) error { return s.Put(ctx, url, d.cimd, expiresAt) }
-	}
 	scsCommit := func(_ context.Context, token string) error { return e.scs.Commit(token, d.cimdJSON, expiresAt) }
-	parPut := func(s parStore) func(context.Context, string) error {
-		return func(ctx context.Context, uri string) error { return s.Put(ctx, uri, d.par, time.Minute) }
-	}
-	fresh := func(b *testing.B, impl string) []string {
-		return keys("https://"+impl+"-"+runID()+".example/client/", b.N)
-	}
-	freshURI := func(b *testing.B, impl string) []string {
-		return keys("urn:ietf:params:oauth:request_uri:"+impl+"-"+runID()+"-", b.N)
-	}
 	bases := []string{"pgx", "scs"}
 
 	b.Run("op=cimd-get-hit", func(b *testing.B) {
@@ -206,30 +194,30 @@ func BenchmarkRatio(b *testing.B) {
 	})
 	b.Run("op=cimd-put-insert", func(b *testing.B) {
 		race(b, bases,
-			writeOp("gormstore", fresh(b, "gormstore"), cimdPut(e.cache)),
-			writeOp("pgx", fresh(b, "pgx"), cimdPut(pgxC)),
-			writeOp("scs", fresh(b, "scs"), scsCommit),
-			writeOp("gorm-chain", fresh(b, "chain"), cimdPut(chainC)),
-			writeOp("database-sql", fresh(b, "sql"), cimdPut(sqlC)),
-			writeOp("internal-path", fresh(b, "internal"), cimdPut(intC)))
+			writeOp("gormstore", freshURLs(b, "gormstore"), d.cimdPut(e.cache, expiresAt)),
+			writeOp("pgx", freshURLs(b, "pgx"), d.cimdPut(pgxC, expiresAt)),
+			writeOp("scs", freshURLs(b, "scs"), scsCommit),
+			writeOp("gorm-chain", freshURLs(b, "chain"), d.cimdPut(chainC, expiresAt)),
+			writeOp("database-sql", freshURLs(b, "sql"), d.cimdPut(sqlC, expiresAt)),
+			writeOp("internal-path", freshURLs(b, "internal"), d.cimdPut(intC, expiresAt)))
 	})
 	b.Run("op=cimd-put-upsert", func(b *testing.B) {
 		race(b, bases,
-			writeOp("gormstore", live["gormstore"], cimdPut(e.cache)),
-			writeOp("pgx", live["pgx"], cimdPut(pgxC)),
+			writeOp("gormstore", live["gormstore"], d.cimdPut(e.cache, expiresAt)),
+			writeOp("pgx", live["pgx"], d.cimdPut(pgxC, expiresAt)),
 			writeOp("scs", liveSessions, scsCommit),
-			writeOp("gorm-chain", live["gorm-chain"], cimdPut(chainC)),
-			writeOp("database-sql", live["database-sql"], cimdPut(sqlC)),
-			writeOp("internal-path", live["internal-path"], cimdPut(intC)))
+			writeOp("gorm-chain", live["gorm-chain"], d.cimdPut(chainC, expiresAt)),
+			writeOp("database-sql", live["database-sql"], d.cimdPut(sqlC, expiresAt)),
+			writeOp("internal-path", live["internal-path"], d.cimdPut(intC, expiresAt)))
 	})
 	bases = []string{"pgx"}
 	b.Run("op=par-put", func(b *testing.B) {
 		race(b, bases,
-			writeOp("gormstore", freshURI(b, "gormstore"), parPut(e.par)),
-			writeOp("pgx", freshURI(b, "pgx"), parPut(pgxP)),
-			writeOp("gorm-chain", freshURI(b, "chain"), parPut(chainP)),
-			writeOp("database-sql", freshURI(b, "sql"), parPut(sqlP)),
-			writeOp("internal-path", freshURI(b, "internal"), parPut(intP)))
+			writeOp("gormstore", freshURIs(b, "gormstore"), d.parPut(e.par)),
+			writeOp("pgx", freshURIs(b, "pgx"), d.parPut(pgxP)),
+			writeOp("gorm-chain", freshURIs(b, "chain"), d.parPut(chainP)),
+			writeOp("database-sql", freshURIs(b, "sql"), d.parPut(sqlP)),
+			writeOp("internal-path", freshURIs(b, "internal"), d.parPut(intP)))
 	})
 	b.Run("op=par-fetch", func(b *testing.B) {
 		race(b, bases,
