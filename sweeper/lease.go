@@ -48,7 +48,9 @@ const (
 	// sqliteLeaseHeld looks before the take: SQLite has one writer at a
 	// time, and nodes trying the take every interval while another sweeps
 	// would queue for the write lock behind its batches, long enough to
-	// fail with SQLITE_BUSY. A read never waits for the writer (WAL).
+	// fail with SQLITE_BUSY. A read never waits for the writer (WAL). A
+	// node that looked before another took the lease still queues, and
+	// takes the lease in its turn once it is released.
 	sqliteLeaseHeld = "SELECT count(*) FROM ? WHERE name = ? AND expires_at > strftime('%Y-%m-%d %H:%M:%f', 'now')"
 
 	// MariaDB/MySQL's datetime(6) holds UTC, from UTC_TIMESTAMP, whatever
